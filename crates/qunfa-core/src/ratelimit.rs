@@ -1,0 +1,115 @@
+//! Per-app rate limits with NIM's penalty rule: past the limit, the app gets 416 for the whole
+//! penalty period, not just until the window rolls over.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+/// One limit: at most `count` calls per `per_secs`, then 416 for `penalty_secs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    pub count: u32,
+    pub per_secs: u32,
+    pub penalty_secs: u32,
+}
+
+/// Which limit an endpoint falls under (reference section 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LimitClass {
+    /// 100/s, 10 s penalty: most endpoints, counted per NIM group (`user`, `msg`, …).
+    Default,
+    /// 120/min, 1 min penalty: `sendBatchMsg`, `sendBatchAttachMsg`.
+    Batch,
+    /// 10/min, 1 min penalty: `broadcastMsg`.
+    Broadcast,
+}
+
+/// The class and counter key of an endpoint (`group/name` without `.action`).
+pub fn classify(endpoint: &str) -> (LimitClass, &str) {
+    match endpoint {
+        "msg/sendBatchMsg" | "msg/sendBatchAttachMsg" => (LimitClass::Batch, endpoint),
+        "msg/broadcastMsg" => (LimitClass::Broadcast, endpoint),
+        _ => (LimitClass::Default, endpoint.split('/').next().unwrap_or(endpoint)),
+    }
+}
+
+#[derive(Default)]
+struct Counter {
+    window_start_ms: i64,
+    count: u32,
+    blocked_until_ms: i64,
+}
+
+/// Fixed-window counters per (app, key).
+pub struct RateLimiter {
+    limits: HashMap<LimitClass, Limit>,
+    counters: Mutex<HashMap<(i64, String), Counter>>,
+}
+
+impl RateLimiter {
+    pub fn new(default: Limit, batch: Limit, broadcast: Limit) -> Self {
+        let limits = HashMap::from([
+            (LimitClass::Default, default),
+            (LimitClass::Batch, batch),
+            (LimitClass::Broadcast, broadcast),
+        ]);
+        RateLimiter { limits, counters: Mutex::new(HashMap::new()) }
+    }
+
+    /// Counts one call; `Err(key)` when the app is over the limit or still in its penalty.
+    pub fn check<'a>(&self, app_id: i64, endpoint: &'a str, now_ms: i64) -> Result<(), &'a str> {
+        let (class, key) = classify(endpoint);
+        let limit = self.limits[&class];
+        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        let c = match counters.get_mut(&(app_id, key.to_owned())) {
+            Some(c) => c,
+            None => counters.entry((app_id, key.to_owned())).or_default(),
+        };
+        if now_ms < c.blocked_until_ms {
+            return Err(key);
+        }
+        let window_ms = i64::from(limit.per_secs) * 1000;
+        if now_ms - c.window_start_ms >= window_ms || now_ms < c.window_start_ms {
+            c.window_start_ms = now_ms - now_ms.rem_euclid(window_ms.max(1));
+            c.count = 0;
+        }
+        if c.count >= limit.count {
+            c.blocked_until_ms = now_ms + i64::from(limit.penalty_secs) * 1000;
+            return Err(key);
+        }
+        c.count += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter() -> RateLimiter {
+        let l = |count, per_secs, penalty_secs| Limit { count, per_secs, penalty_secs };
+        RateLimiter::new(l(3, 1, 10), l(120, 60, 60), l(10, 60, 60))
+    }
+
+    #[test]
+    fn penalty_outlasts_the_window() {
+        let r = limiter();
+        for _ in 0..3 {
+            assert!(r.check(1, "user/create", 5_000).is_ok());
+        }
+        assert_eq!(r.check(1, "user/getUinfos", 5_100), Err("user"));
+        assert!(r.check(1, "user/create", 6_500).is_err(), "still in the 10 s penalty");
+        assert!(r.check(2, "user/create", 6_500).is_ok(), "other apps are not affected");
+        assert!(r.check(1, "dic/listAreas", 6_500).is_ok(), "other groups are not affected");
+        assert!(r.check(1, "user/create", 15_100).is_ok(), "penalty over");
+    }
+
+    #[test]
+    fn classes() {
+        assert_eq!(classify("msg/sendBatchMsg"), (LimitClass::Batch, "msg/sendBatchMsg"));
+        assert_eq!(classify("msg/broadcastMsg"), (LimitClass::Broadcast, "msg/broadcastMsg"));
+        assert_eq!(classify("msg/sendMsg"), (LimitClass::Default, "msg"));
+    }
+}

@@ -1,0 +1,112 @@
+//! The storage port. Backends (SQLite, PostgreSQL) implement [`Store`] and pass one shared
+//! conformance suite; the rules that need a consistent read (does this area exist, is it still
+//! used) are checked inside the backend's write transaction and reported as [`StoreError`]s.
+
+use async_trait::async_trait;
+
+use crate::account::{Account, AccountPatch, Accid, NewAccount};
+use crate::auth::App;
+use crate::dict::{Area, Enterptype};
+use crate::{ApiError, Code};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("already register")]
+    AlreadyRegistered,
+    #[error("{0} not register")]
+    NotRegistered(String),
+    #[error("unknown areaid: {0}")]
+    UnknownArea(String),
+    #[error("unknown enterptypeid: {0}")]
+    UnknownEnterptype(String),
+    #[error("unknown parentid: {0}")]
+    UnknownParent(String),
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Deleting something still referenced; the text names what uses it.
+    #[error("{0}")]
+    InUse(String),
+    #[error("parentid {0} would make a cycle")]
+    Cycle(String),
+    #[error("storage failure: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        let code = match &e {
+            StoreError::AlreadyRegistered
+            | StoreError::NotRegistered(_)
+            | StoreError::UnknownArea(_)
+            | StoreError::UnknownEnterptype(_)
+            | StoreError::UnknownParent(_)
+            | StoreError::AlreadyExists(_)
+            | StoreError::Cycle(_) => Code::BadParam,
+            StoreError::NotFound(_) => Code::NotFound,
+            StoreError::InUse(_) => Code::Conflict,
+            StoreError::Internal(detail) => return ApiError::internal(detail.clone()),
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+/// An account's fields the audience index needs (rebuilt from this at start).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub ordinal: u32,
+    pub areaid: Option<String>,
+    pub enterptypeid: Option<String>,
+    pub blocked: bool,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- apps -------------------------------------------------------------------------
+    /// Creates an app with fresh random credentials.
+    async fn create_app(&self, name: &str) -> StoreResult<App>;
+    async fn list_apps(&self) -> StoreResult<Vec<App>>;
+    async fn app_by_key(&self, appkey: &str) -> StoreResult<Option<App>>;
+    /// Enables or disables an app; `NotFound` for an unknown key.
+    async fn set_app_disabled(&self, appkey: &str, disabled: bool) -> StoreResult<App>;
+
+    // --- accounts ---------------------------------------------------------------------
+    /// Creates accounts in one transaction; each gets its own result, in order. An account
+    /// fails alone (duplicate accid, unknown areaid) without failing the others. `Ok` carries
+    /// the new ordinal.
+    async fn create_accounts(
+        &self,
+        app: i64,
+        accounts: Vec<NewAccount>,
+    ) -> StoreResult<Vec<StoreResult<u32>>>;
+    /// `NotRegistered` for an unknown accid.
+    async fn update_account(&self, app: i64, accid: &Accid, patch: AccountPatch) -> StoreResult<()>;
+    /// The accounts that exist among `accids`, in the order asked.
+    async fn get_accounts(&self, app: i64, accids: &[Accid]) -> StoreResult<Vec<Account>>;
+    /// The stored token hash, for logins.
+    async fn token_hash(&self, app: i64, accid: &Accid) -> StoreResult<Option<[u8; 32]>>;
+    /// Every account of the app in ordinal order, for the audience index.
+    async fn index_entries(&self, app: i64) -> StoreResult<Vec<IndexEntry>>;
+
+    // --- dictionaries -----------------------------------------------------------------
+    async fn create_area(&self, app: i64, area: Area) -> StoreResult<()>;
+    /// Changes the name and/or parent (`Some(None)` makes it a root).
+    async fn update_area(
+        &self,
+        app: i64,
+        areaid: &str,
+        name: Option<String>,
+        parentid: Option<Option<String>>,
+    ) -> StoreResult<()>;
+    /// `InUse` while an account or a child area refers to it.
+    async fn delete_area(&self, app: i64, areaid: &str) -> StoreResult<()>;
+    async fn list_areas(&self, app: i64) -> StoreResult<Vec<Area>>;
+
+    async fn create_enterptype(&self, app: i64, t: Enterptype) -> StoreResult<()>;
+    async fn update_enterptype(&self, app: i64, id: &str, name: String) -> StoreResult<()>;
+    async fn delete_enterptype(&self, app: i64, id: &str) -> StoreResult<()>;
+    async fn list_enterptypes(&self, app: i64) -> StoreResult<Vec<Enterptype>>;
+}
