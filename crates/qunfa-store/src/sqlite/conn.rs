@@ -1,0 +1,199 @@
+//! SQLite connections: one writer thread that group-commits every queued write into one
+//! transaction (each write in its own savepoint, so one failing write does not undo the
+//! others), and a small pool of read connections used from `spawn_blocking`.
+//!
+//! A write's result is only handed back after its transaction committed: a 200 means durable.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use qunfa_core::store::{StoreError, StoreResult};
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+/// Most writes folded into one transaction.
+const MAX_GROUP: usize = 1024;
+/// Read connections kept open.
+const MAX_IDLE_READERS: usize = 8;
+
+pub(crate) fn internal(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(e.to_string())
+}
+
+type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+trait Job: Send {
+    /// Runs inside the open transaction; returns what to do once it committed (or failed).
+    fn run(self: Box<Self>, conn: &Connection) -> Finish;
+    fn fail(self: Box<Self>, why: String);
+}
+
+struct WriteJob<T, F> {
+    f: F,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Job for WriteJob<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> StoreResult<T> + Send,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> Finish {
+        let WriteJob { f, reply } = *self;
+        let result = match conn.execute_batch("SAVEPOINT job") {
+            Err(e) => Err(internal(e)),
+            Ok(()) => {
+                let r = f(conn);
+                let end = if r.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+                match conn.execute_batch(end) {
+                    Ok(()) => r,
+                    Err(e) => Err(internal(e)),
+                }
+            }
+        };
+        Box::new(move |committed| {
+            let out = match committed {
+                Ok(()) => result,
+                Err(why) => Err(StoreError::Internal(why)),
+            };
+            // The caller may have gone away (request cancelled); the write stands either way.
+            let _ = reply.send(out);
+        })
+    }
+
+    fn fail(self: Box<Self>, why: String) {
+        let _ = self.reply.send(Err(StoreError::Internal(why)));
+    }
+}
+
+pub(crate) struct Db {
+    writer: mpsc::Sender<Box<dyn Job>>,
+    readers: Arc<Readers>,
+}
+
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn take(&self) -> StoreResult<Connection> {
+        if let Some(c) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(c);
+        }
+        open(&self.path, true).map_err(internal)
+    }
+    fn put(&self, c: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(c);
+        }
+    }
+}
+
+pub(crate) fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;")?;
+    if read_only {
+        conn.execute_batch("PRAGMA query_only = ON;")?;
+    }
+    Ok(conn)
+}
+
+impl Db {
+    /// Opens the database, applies migrations, and starts the writer thread.
+    pub(crate) fn open(path: &Path, synchronous_full: bool, migrations: &[&str]) -> StoreResult<Db> {
+        let conn = open(path, false).map_err(internal)?;
+        let sync = if synchronous_full { "FULL" } else { "NORMAL" };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA cache_size = -65536;"
+        ))
+        .map_err(internal)?;
+        migrate(&conn, migrations)?;
+        let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
+        std::thread::Builder::new()
+            .name("qunfa-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(internal)?;
+        let readers = Arc::new(Readers { path: path.to_owned(), idle: Mutex::new(Vec::new()) });
+        Ok(Db { writer: tx, readers })
+    }
+
+    /// Runs `f` in the writer's next transaction and answers once that committed.
+    pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        self.writer
+            .send(Box::new(WriteJob { f, reply }))
+            .map_err(|_| internal("sqlite writer stopped"))?;
+        rx.await.map_err(|_| internal("sqlite writer dropped a write"))?
+    }
+
+    /// Runs `f` on a read connection off the async runtime.
+    pub(crate) async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.take()?;
+            let r = f(&conn);
+            readers.put(conn);
+            r
+        })
+        .await
+        .map_err(internal)?
+    }
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = rx.recv() {
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!(error = %e, "sqlite begin failed");
+            first.fail(e.to_string());
+            continue;
+        }
+        let mut finishes = vec![first.run(&conn)];
+        while finishes.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => finishes.push(job.run(&conn)),
+                Err(_) => break,
+            }
+        }
+        let committed = conn.execute_batch("COMMIT").map_err(|e| {
+            tracing::error!(error = %e, "sqlite commit failed");
+            let _ = conn.execute_batch("ROLLBACK");
+            e.to_string()
+        });
+        for finish in finishes {
+            finish(committed.clone());
+        }
+    }
+}
+
+/// Applies the migrations the database has not seen yet (tracked in `PRAGMA user_version`).
+fn migrate(conn: &Connection, migrations: &[&str]) -> StoreResult<()> {
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(internal)?;
+    let run = || -> rusqlite::Result<()> {
+        let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (i, sql) in migrations.iter().enumerate().skip(version) {
+            conn.execute_batch(sql)?;
+            conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+            tracing::info!(version = i + 1, "applied sqlite migration");
+        }
+        Ok(())
+    };
+    match run() {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(internal),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(internal(format!("migration failed: {e}")))
+        }
+    }
+}
