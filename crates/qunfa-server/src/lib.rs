@@ -1,0 +1,13 @@
+//! The qunfa server: the NIM-compatible HTTP API over a `Store`, its configuration, startup and
+//! shutdown, and the signing client the CLI and the tests use to talk to it.
+
+pub mod api;
+pub mod apps;
+pub mod client;
+pub mod config;
+pub mod server;
+pub mod state;
+
+pub use config::Config;
+pub use server::{Server, run};
+pub use state::AppState;

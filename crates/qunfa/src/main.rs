@@ -1,1 +1,72 @@
-fn main() {}
+//! The `qunfa` binary: a thin layer of commands over the `qunfa-server` library.
+
+mod cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "qunfa", version, about = "Self-hosted NIM-compatible messaging server for targeted mass messaging")]
+struct Cli {
+    /// TOML config file (see qunfa.example.toml).
+    #[arg(long, global = true, env = "QUNFA_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (overrides the config's `data_dir`).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (embedded SQLite in the data directory).
+    Serve(cmd::serve::Args),
+    /// Print the effective configuration (or, with --example, the documented example file).
+    Config {
+        #[arg(long)]
+        example: bool,
+    },
+    /// Manage apps (tenants) in the local data directory; works while a server runs.
+    #[command(subcommand)]
+    App(cmd::app::AppCmd),
+    /// Sign and send one API call, print the JSON answer (exit 1 unless code 200).
+    Call(cmd::call::Args),
+    /// Import users, areas or enterprise types from CSV through the API.
+    #[command(subcommand)]
+    Import(cmd::import::ImportCmd),
+    /// Benchmarks and their data.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ctx = cmd::Ctx { config_file: cli.config, data_dir: cli.data_dir };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => cmd::serve::run(&ctx, args).await,
+            Command::Config { example } => cmd::print_config(&ctx, example),
+            Command::App(c) => cmd::app::run(&ctx, c).await,
+            Command::Call(args) => cmd::call::run(&ctx, args).await,
+            Command::Import(c) => cmd::import::run(&ctx, c).await,
+            Command::Bench(c) => cmd::bench::run(&ctx, c).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

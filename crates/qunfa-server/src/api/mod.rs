@@ -1,0 +1,127 @@
+//! The NIM-compatible HTTP API: `POST /nimserver/<group>/<name>.action`, one file per group.
+//! Every answer is HTTP 200 with `{"code":…}` JSON; failures carry a `desc` naming the
+//! offending parameter.
+
+pub mod dic;
+pub mod request;
+pub mod user;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use qunfa_core::{ApiError, Code, StoreError};
+use serde_json::{Value, json};
+
+pub use request::{Nim, Params};
+
+use crate::state::AppState;
+
+/// A failed request, answered as HTTP 200 `{"code":N,"desc":"…"}`.
+#[derive(Debug)]
+pub struct Failure(pub ApiError);
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Failure(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure(e.into())
+    }
+}
+
+/// Attached to failed responses so the logging middleware can report them.
+#[derive(Clone, Debug)]
+struct Failed(ApiError);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let body = json!({"code": self.0.code.as_u16(), "desc": self.0.desc});
+        let mut resp = json_response(&body);
+        resp.extensions_mut().insert(Failed(self.0));
+        resp
+    }
+}
+
+/// A handler's answer.
+pub type Answer = Result<Response, Failure>;
+
+/// `{"code":200}` merged with `fields`.
+pub fn ok(fields: Value) -> Answer {
+    let mut body = json!({"code": 200});
+    if let (Some(b), Value::Object(f)) = (body.as_object_mut(), fields) {
+        b.extend(f);
+    }
+    Ok(json_response(&body))
+}
+
+fn json_response(body: &Value) -> Response {
+    let mut resp = (StatusCode::OK, body.to_string()).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    resp
+}
+
+/// The router production serves and the tests drive.
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/nimserver/user/create.action", post(user::create))
+        .route("/nimserver/user/update.action", post(user::update))
+        .route("/nimserver/user/refreshToken.action", post(user::refresh_token))
+        .route("/nimserver/user/block.action", post(user::block))
+        .route("/nimserver/user/unblock.action", post(user::unblock))
+        .route("/nimserver/user/getUinfos.action", post(user::get_uinfos))
+        .route("/nimserver/user/updateUinfo.action", post(user::update_uinfo))
+        .route("/nimserver/user/batchCreate.action", post(user::batch_create))
+        .route("/nimserver/dic/createArea.action", post(dic::create_area))
+        .route("/nimserver/dic/updateArea.action", post(dic::update_area))
+        .route("/nimserver/dic/deleteArea.action", post(dic::delete_area))
+        .route("/nimserver/dic/listAreas.action", post(dic::list_areas))
+        .route("/nimserver/dic/createEnterptype.action", post(dic::create_enterptype))
+        .route("/nimserver/dic/updateEnterptype.action", post(dic::update_enterptype))
+        .route("/nimserver/dic/deleteEnterptype.action", post(dic::delete_enterptype))
+        .route("/nimserver/dic/listEnterptypes.action", post(dic::list_enterptypes))
+        .route("/nimserver/health/liveness.action", any(liveness))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found);
+    api.layer(middleware::from_fn(log_failures))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_answer))
+        .with_state(state)
+}
+
+async fn liveness() -> Answer {
+    ok(json!({}))
+}
+
+async fn not_found(req: Request) -> Failure {
+    Failure(ApiError::new(Code::NotFound, format!("no such endpoint: {}", req.uri().path())))
+}
+
+async fn method_not_allowed(req: Request) -> Failure {
+    Failure(ApiError::param(format!("method {} not allowed: use POST", req.method())))
+}
+
+fn panic_answer(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    Failure(ApiError::internal("handler panicked")).into_response()
+}
+
+/// Logs every failed answer with its code; internal errors with their detail.
+async fn log_failures(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let resp = next.run(req).await;
+    if let Some(Failed(e)) = resp.extensions().get::<Failed>() {
+        if e.code == Code::Internal {
+            tracing::error!(path = %path, detail = e.detail.as_deref().unwrap_or(""), "internal error");
+        } else {
+            tracing::debug!(path = %path, code = e.code.as_u16(), desc = %e.desc, "request refused");
+        }
+    }
+    resp
+}

@@ -1,0 +1,207 @@
+//! `Nim`, the extractor every API handler takes: it authenticates the request (signature,
+//! CurTime window, disabled app, replay, rate limit) and parses its parameters. A handler
+//! without it cannot reach app data.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::FromRequest;
+use axum::http::{HeaderMap, Request, header};
+use http_body_util::{BodyExt, Limited};
+use qunfa_core::account::Accid;
+use qunfa_core::auth::{self, App, Signature};
+use qunfa_core::{ApiError, Code};
+
+use super::Failure;
+use crate::state::AppState;
+
+/// An authenticated request: the app it acts for and its parameters.
+pub struct Nim {
+    pub app: Arc<App>,
+    pub params: Params,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
+    match headers.get(name) {
+        None => Err(ApiError::param(format!("missing header: {name}"))),
+        Some(v) => v.to_str().map(str::trim).map_err(|_| ApiError::param(format!("bad header: {name}"))),
+    }
+}
+
+/// `user/create` from `/nimserver/user/create.action`.
+pub fn endpoint(path: &str) -> &str {
+    let p = path.strip_prefix("/nimserver/").unwrap_or(path);
+    p.strip_suffix(".action").unwrap_or(p)
+}
+
+impl FromRequest<Arc<AppState>> for Nim {
+    type Rejection = Failure;
+
+    async fn from_request(req: Request<axum::body::Body>, state: &Arc<AppState>) -> Result<Self, Failure> {
+        let (parts, body) = req.into_parts();
+        let max = state.config.api.max_body_bytes;
+        let too_large = || ApiError::param(format!("request body is larger than {max} bytes"));
+        let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max as u64) {
+            return Err(too_large().into());
+        }
+
+        let appkey = header(&parts.headers, "AppKey")?;
+        if appkey.is_empty() {
+            return Err(ApiError::param("missing header: AppKey").into());
+        }
+        let app = state.apps.get(appkey).await?.ok_or_else(|| ApiError::param("appkey"))?;
+        let sig = Signature {
+            nonce: header(&parts.headers, "Nonce")?,
+            curtime: header(&parts.headers, "CurTime")?,
+            checksum: header(&parts.headers, "CheckSum")?,
+        };
+        let now = state.now_ms();
+        let curtime = auth::verify(&app, sig, now, state.config.api.curtime_window_secs)?;
+
+        let replay_check = state.config.api.replay_check;
+        if replay_check && !state.replay.check_and_record(app.id, sig.nonce, curtime, now) {
+            return Err(ApiError::new(Code::Repeated, "repeated request").into());
+        }
+        let endpoint = endpoint(parts.uri.path());
+        if state.config.rate_limits.enabled {
+            if let Err(key) = state.limiter.check(app.id, endpoint, now) {
+                if replay_check {
+                    state.replay.forget(app.id, sig.nonce, curtime);
+                }
+                return Err(ApiError::new(Code::RateLimited, format!("too many requests: {key}")).into());
+            }
+        }
+
+        let bytes = Limited::new(body, max).collect().await.map_err(|_| too_large())?.to_bytes();
+        let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let params = Params::parse(content_type, &bytes)?;
+        Ok(Nim { app, params })
+    }
+}
+
+/// Request parameters as NIM sees them: name → string. In a JSON body a non-string value
+/// (number, array, object) stands for its JSON text, which is what NIM expects as the string.
+#[derive(Debug, Default, Clone)]
+pub struct Params(HashMap<String, String>);
+
+impl Params {
+    pub fn parse(content_type: &str, body: &[u8]) -> Result<Params, ApiError> {
+        let ct = content_type.trim().to_ascii_lowercase();
+        let trimmed = body.trim_ascii();
+        let is_json = ct.starts_with("application/json") || (ct.is_empty() && trimmed.starts_with(b"{"));
+        if trimmed.is_empty() {
+            return Ok(Params::default());
+        }
+        if is_json {
+            let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(trimmed)
+                .map_err(|_| ApiError::param("body is not a JSON object"))?;
+            let params = map
+                .into_iter()
+                .filter_map(|(k, v)| match v {
+                    serde_json::Value::Null => None,
+                    serde_json::Value::String(s) => Some((k, s)),
+                    other => Some((k, other.to_string())),
+                })
+                .collect();
+            return Ok(Params(params));
+        }
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(body).map_err(|_| ApiError::param("body is not form-urlencoded"))?;
+        Ok(Params(pairs.into_iter().collect()))
+    }
+
+    pub fn from_iter(pairs: impl IntoIterator<Item = (String, String)>) -> Params {
+        Params(pairs.into_iter().collect())
+    }
+
+    pub fn from_pairs<const N: usize>(pairs: [(&str, &str); N]) -> Params {
+        Params(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+    }
+
+    /// The raw value, if given (an empty string counts as given).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// A value that must be present and non-empty.
+    pub fn required(&self, name: &str) -> Result<&str, ApiError> {
+        match self.get(name) {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(ApiError::missing(name)),
+        }
+    }
+
+    /// An optional value of at most `max` characters.
+    pub fn opt_max(&self, name: &str, max: usize) -> Result<Option<&str>, ApiError> {
+        match self.get(name) {
+            Some(v) if v.chars().count() > max => Err(ApiError::too_long(name, max)),
+            v => Ok(v),
+        }
+    }
+
+    pub fn accid(&self, name: &str) -> Result<Accid, ApiError> {
+        Accid::parse(self.required(name)?, name)
+    }
+
+    /// NIM's booleans: `true`/`false` (also `1`/`0`); absent or empty means `default`.
+    pub fn bool(&self, name: &str, default: bool) -> Result<bool, ApiError> {
+        match self.get(name).map(str::trim) {
+            None | Some("") => Ok(default),
+            Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
+            Some(v) => Err(ApiError::param(format!("{name} must be true or false: {v:?}"))),
+        }
+    }
+
+    /// A JSON array (given as JSON text) of at most `max` strings.
+    pub fn string_array(&self, name: &str, max: usize) -> Result<Vec<String>, ApiError> {
+        let raw = self.required(name)?;
+        let values: Vec<serde_json::Value> = serde_json::from_str(raw)
+            .map_err(|_| ApiError::param(format!("{name} must be a JSON array of strings")))?;
+        if values.len() > max {
+            return Err(ApiError::new(Code::BadParam, format!("{name} has more than {max} entries")));
+        }
+        values
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => Ok(s),
+                _ => Err(ApiError::param(format!("{name} must be a JSON array of strings"))),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_values_stand_for_their_text() {
+        let p = Params::parse(
+            "application/json; charset=utf-8",
+            br#"{"type": 2, "body": {"a": 1}, "two": ["x"], "s": "str", "n": null, "b": true}"#,
+        )
+        .unwrap();
+        assert_eq!(p.get("type"), Some("2"));
+        assert_eq!(p.get("body"), Some(r#"{"a":1}"#));
+        assert_eq!(p.get("two"), Some(r#"["x"]"#));
+        assert_eq!(p.get("s"), Some("str"));
+        assert_eq!(p.get("n"), None);
+        assert_eq!(p.get("b"), Some("true"));
+    }
+
+    #[test]
+    fn form_with_any_charset_spelling() {
+        for ct in ["application/x-www-form-urlencoded;charset=utf-8;", "application/x-www-form-urlencoded; charset=UTF-8", ""] {
+            let p = Params::parse(ct, b"accid=a%40b&name=%E5%BC%A0").unwrap();
+            assert_eq!(p.get("accid"), Some("a@b"));
+            assert_eq!(p.get("name"), Some("张"));
+        }
+    }
+
+    #[test]
+    fn endpoint_from_path() {
+        assert_eq!(endpoint("/nimserver/user/create.action"), "user/create");
+    }
+}

@@ -1,0 +1,304 @@
+//! Configuration, in layers: built-in defaults, then a TOML file, then `QUNFA_*` environment
+//! variables, then command-line flags. Unknown keys are an error at every layer.
+//!
+//! Every key is documented in [`DOCS`]; `qunfa config --example` prints the example file from it
+//! and a test keeps `qunfa.example.toml` in step.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use qunfa_core::ratelimit::Limit;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub log: String,
+    pub bootstrap_app: bool,
+    pub api: ApiConfig,
+    pub storage: StorageConfig,
+    pub rate_limits: RateLimits,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    pub max_body_bytes: usize,
+    pub curtime_window_secs: i64,
+    pub replay_check: bool,
+    pub app_refresh_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub synchronous_full: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    pub enabled: bool,
+    pub default: Limit,
+    pub batch: Limit,
+    pub broadcast: Limit,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./qunfa-data"),
+            log: "info".into(),
+            bootstrap_app: true,
+            api: ApiConfig::default(),
+            storage: StorageConfig::default(),
+            rate_limits: RateLimits::default(),
+        }
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig { max_body_bytes: 4 << 20, curtime_window_secs: 300, replay_check: true, app_refresh_ms: 1000 }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { synchronous_full: true }
+    }
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            enabled: true,
+            default: Limit { count: 100, per_secs: 1, penalty_secs: 10 },
+            batch: Limit { count: 120, per_secs: 60, penalty_secs: 60 },
+            broadcast: Limit { count: 10, per_secs: 60, penalty_secs: 60 },
+        }
+    }
+}
+
+/// Every key, with what it does. The example config and `docs/operations.md` come from here.
+pub const DOCS: &[(&str, &str)] = &[
+    ("listen", "Address the HTTP API and WebSocket gateway listen on."),
+    ("data_dir", "Directory holding the embedded SQLite database (created if missing)."),
+    ("log", "Log filter, in `RUST_LOG` syntax (e.g. \"info\" or \"qunfa_server=debug,info\")."),
+    ("bootstrap_app", "On a first start with no app, create one and print its AppKey and AppSecret."),
+    ("api.max_body_bytes", "Largest request body accepted; a larger one answers 414 before it is read whole."),
+    ("api.curtime_window_secs", "How far the CurTime header may be from the server clock, in seconds (NIM: 300)."),
+    (
+        "api.replay_check",
+        "Answer 431 to a repeated (AppKey, Nonce, CurTime) inside the window. Turn off for clients that reuse nonces.",
+    ),
+    ("api.app_refresh_ms", "How often the server re-reads the app table, so `qunfa app disable` takes effect."),
+    (
+        "storage.synchronous_full",
+        "SQLite PRAGMA synchronous=FULL: acknowledged writes survive power loss, not only a crash.",
+    ),
+    ("rate_limits.enabled", "Apply the per-app rate limits below (NIM answers 416 over them)."),
+    ("rate_limits.default.count", "Calls allowed per window, per app and API group (user, msg, dic, history, …)."),
+    ("rate_limits.default.per_secs", "Window length in seconds."),
+    ("rate_limits.default.penalty_secs", "Once over the limit, the app gets 416 for this long."),
+    ("rate_limits.batch.count", "Calls per window for msg/sendBatchMsg and msg/sendBatchAttachMsg, per app."),
+    ("rate_limits.batch.per_secs", "Window length in seconds."),
+    ("rate_limits.batch.penalty_secs", "Penalty in seconds."),
+    ("rate_limits.broadcast.count", "Calls per window for msg/broadcastMsg, per app."),
+    ("rate_limits.broadcast.per_secs", "Window length in seconds."),
+    ("rate_limits.broadcast.penalty_secs", "Penalty in seconds."),
+];
+
+/// Environment variables starting with `QUNFA_` that configure the client commands, not the
+/// server, and so are not config keys.
+pub const CLIENT_ENV: &[&str] = &["QUNFA_APPKEY", "QUNFA_APPSECRET", "QUNFA_URL", "QUNFA_CONFIG"];
+
+impl Config {
+    /// Builds the effective config. `env` is the process environment as a map (tests pass their
+    /// own); `flags` holds command-line overrides as dotted keys.
+    pub fn load(file: Option<&Path>, env: &HashMap<String, String>, flags: &[(&str, toml::Value)]) -> anyhow::Result<Config> {
+        let mut merged = toml::Table::try_from(Config::default()).context("serialising defaults")?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+            let table: toml::Table =
+                toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?;
+            merge(&mut merged, table);
+            Self::check(&merged).with_context(|| format!("in config file {}", path.display()))?;
+        }
+        let mut keys: Vec<_> = env.keys().filter(|k| k.starts_with("QUNFA_") && !CLIENT_ENV.contains(&k.as_str())).collect();
+        keys.sort();
+        for key in keys {
+            let path = key["QUNFA_".len()..].to_ascii_lowercase().replace("__", ".");
+            set_dotted(&mut merged, &path, parse_scalar(&env[key]));
+            Self::check(&merged).with_context(|| format!("in environment variable {key}"))?;
+        }
+        for (path, value) in flags {
+            set_dotted(&mut merged, path, value.clone());
+        }
+        Self::check(&merged)
+    }
+
+    fn check(table: &toml::Table) -> anyhow::Result<Config> {
+        let cfg: Config = table.clone().try_into()?;
+        if cfg.api.curtime_window_secs < 0 {
+            bail!("api.curtime_window_secs must not be negative");
+        }
+        for (name, l) in [("default", cfg.rate_limits.default), ("batch", cfg.rate_limits.batch), ("broadcast", cfg.rate_limits.broadcast)] {
+            if l.per_secs == 0 {
+                bail!("rate_limits.{name}.per_secs must be at least 1");
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// The effective config as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))
+    }
+
+    /// The documented example config: every key at its default, with its doc as a comment.
+    pub fn example() -> String {
+        let defaults = toml::Table::try_from(Config::default()).unwrap_or_default();
+        let mut out = String::from(
+            "# qunfa configuration. Every key is optional; these are the defaults.\n\
+             # Layers: defaults < this file (--config) < QUNFA_* environment variables < flags.\n\
+             # An environment variable names a key in capitals with `__` between levels,\n\
+             # e.g. QUNFA_API__REPLAY_CHECK=false or QUNFA_RATE_LIMITS__DEFAULT__COUNT=500.\n",
+        );
+        let mut section = String::new();
+        for (path, doc) in DOCS {
+            let (sec, key) = path.rsplit_once('.').unwrap_or(("", path));
+            if sec != section {
+                out.push_str(&format!("\n[{sec}]\n"));
+                section = sec.to_owned();
+            } else {
+                out.push('\n');
+            }
+            let value = lookup(&defaults, path).map(|v| v.to_string()).unwrap_or_default();
+            for line in doc.lines() {
+                out.push_str(&format!("# {line}\n"));
+            }
+            out.push_str(&format!("{key} = {value}\n"));
+        }
+        out
+    }
+}
+
+fn lookup<'a>(t: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
+    let mut parts = path.split('.');
+    let mut cur = t.get(parts.next()?)?;
+    for p in parts {
+        cur = cur.as_table()?.get(p)?;
+    }
+    Some(cur)
+}
+
+/// Leaf keys of a table as dotted paths.
+pub fn leaf_keys(t: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+    for (k, v) in t {
+        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v.as_table() {
+            Some(sub) => leaf_keys(sub, &path, out),
+            None => out.push(path),
+        }
+    }
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn set_dotted(t: &mut toml::Table, path: &str, value: toml::Value) {
+    match path.split_once('.') {
+        None => {
+            t.insert(path.to_owned(), value);
+        }
+        Some((head, rest)) => {
+            let entry = t.entry(head.to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            if let toml::Value::Table(sub) = entry {
+                set_dotted(sub, rest, value);
+            }
+        }
+    }
+}
+
+/// An environment value as TOML: `true`, `42` and `1.5` keep their type, anything else is a string.
+fn parse_scalar(raw: &str) -> toml::Value {
+    match toml::from_str::<toml::Table>(&format!("v = {raw}")).ok().and_then(|mut t| t.remove("v")) {
+        Some(v @ (toml::Value::Boolean(_) | toml::Value::Integer(_) | toml::Value::Float(_))) => v,
+        _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+/// Reads the process environment into a map (the one place that does).
+pub fn process_env() -> HashMap<String, String> {
+    std::env::vars().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:1\"\n[api]\nreplay_check = false\n[rate_limits.default]\ncount = 7\n").unwrap();
+        let e = env(&[
+            ("QUNFA_LISTEN", "0.0.0.0:2"),
+            ("QUNFA_RATE_LIMITS__DEFAULT__PENALTY_SECS", "3"),
+            ("QUNFA_APPKEY", "not a config key"),
+            ("PATH", "/bin"),
+        ]);
+        let flags = [("data_dir", toml::Value::String("/tmp/x".into()))];
+        let c = Config::load(Some(&file), &e, &flags).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:2");
+        assert!(!c.api.replay_check);
+        assert_eq!(c.rate_limits.default, Limit { count: 7, per_secs: 1, penalty_secs: 3 });
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.api.curtime_window_secs, 300);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = Config::load(None, &env(&[("QUNFA_LISTN", "x")]), &[]).unwrap_err();
+        assert!(format!("{err:#}").contains("QUNFA_LISTN"), "{err:#}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "[api]\nreplay = false\n").unwrap();
+        let err = Config::load(Some(&file), &HashMap::new(), &[]).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field `replay`"), "{err:#}");
+    }
+
+    #[test]
+    fn every_key_is_documented_and_the_example_is_current() {
+        let mut keys = Vec::new();
+        leaf_keys(&toml::Table::try_from(Config::default()).unwrap(), "", &mut keys);
+        let mut documented: Vec<String> = DOCS.iter().map(|(k, _)| k.to_string()).collect();
+        keys.sort();
+        documented.sort();
+        assert_eq!(keys, documented, "DOCS must list every config key");
+        let example: Config = toml::from_str(&Config::example()).unwrap();
+        assert_eq!(example, Config::default());
+        let committed = include_str!("../../../qunfa.example.toml");
+        assert_eq!(committed, Config::example(), "run `cargo run -- config --example > qunfa.example.toml`");
+    }
+}

@@ -1,0 +1,63 @@
+//! Startup and shutdown. `Server::open` prepares everything (store, migrations, first app);
+//! `run` serves a bound listener until the shutdown future resolves. `main`, the tests and the
+//! bench tool all go through these two.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use qunfa_core::Store;
+use qunfa_core::auth::App;
+use qunfa_core::clock::SharedClock;
+use qunfa_store::{SqliteOptions, SqliteStore};
+use tokio::net::TcpListener;
+
+use crate::api;
+use crate::config::Config;
+use crate::state::AppState;
+
+pub struct Server {
+    pub state: Arc<AppState>,
+    /// The app created on this first start, if any (its secret is shown once).
+    pub bootstrapped: Option<App>,
+    /// Held for the server's life: one server per data directory.
+    _lock: std::fs::File,
+}
+
+impl Server {
+    /// Opens the data directory (taking its lock), applies migrations, and creates the first
+    /// app when there is none and `bootstrap_app` is on.
+    pub async fn open(config: Config, clock: SharedClock) -> anyhow::Result<Server> {
+        let dir = &config.data_dir;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating data dir {}", dir.display()))?;
+        let lock_path = dir.join("serve.lock");
+        let lock = std::fs::File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
+        lock.try_lock().map_err(|_| {
+            anyhow::anyhow!("another qunfa server is already using the data dir {}", dir.display())
+        })?;
+        let opts = SqliteOptions { synchronous_full: config.storage.synchronous_full };
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir, &opts)?);
+        let bootstrapped = if config.bootstrap_app && store.list_apps().await?.is_empty() {
+            Some(store.create_app("default").await?)
+        } else {
+            None
+        };
+        let state = Arc::new(AppState::new(config, store, clock));
+        state.apps.reload().await?;
+        Ok(Server { state, bootstrapped, _lock: lock })
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let refresher = state.apps.spawn_refresher(Duration::from_millis(state.config.api.app_refresh_ms.max(10)));
+    let router = api::router(state.clone());
+    let result = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    refresher.abort();
+    result.context("serving HTTP")
+}

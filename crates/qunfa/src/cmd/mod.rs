@@ -1,0 +1,92 @@
+//! The subcommands, and what they share: config loading and finding credentials.
+
+pub mod app;
+pub mod bench;
+pub mod call;
+pub mod import;
+pub mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use qunfa_core::Store;
+use qunfa_server::Config;
+use qunfa_server::client::NimClient;
+use qunfa_store::{SqliteOptions, SqliteStore};
+
+pub struct Ctx {
+    pub config_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// The effective config, with `extra` flag overrides on top.
+    pub fn config(&self, extra: &[(&str, toml::Value)]) -> anyhow::Result<Config> {
+        let mut flags: Vec<(&str, toml::Value)> = extra.to_vec();
+        if let Some(d) = &self.data_dir {
+            flags.push(("data_dir", toml::Value::String(d.display().to_string())));
+        }
+        Config::load(self.config_file.as_deref(), &qunfa_server::config::process_env(), &flags)
+    }
+
+    /// The local store, opened directly (the app commands work beside a running server).
+    pub fn local_store(&self) -> anyhow::Result<SqliteStore> {
+        let cfg = self.config(&[])?;
+        let opts = SqliteOptions { synchronous_full: cfg.storage.synchronous_full };
+        SqliteStore::open_dir(&cfg.data_dir, &opts).context("opening the data directory")
+    }
+}
+
+pub fn print_config(ctx: &Ctx, example: bool) -> anyhow::Result<ExitCode> {
+    if example {
+        print!("{}", Config::example());
+    } else {
+        print!("{}", ctx.config(&[])?.to_toml());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How a client command reaches the server.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Target {
+    /// Server URL (default: http:// + the config's `listen`).
+    #[arg(long, env = "QUNFA_URL")]
+    pub url: Option<String>,
+    /// AppKey (default: the first enabled app in the local data directory).
+    #[arg(long, env = "QUNFA_APPKEY")]
+    pub appkey: Option<String>,
+    /// AppSecret.
+    #[arg(long, env = "QUNFA_APPSECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+}
+
+impl Target {
+    pub async fn client(&self, ctx: &Ctx) -> anyhow::Result<NimClient> {
+        let cfg = ctx.config(&[])?;
+        let url = self.url.clone().unwrap_or_else(|| format!("http://{}", cfg.listen));
+        let (appkey, secret) = match (&self.appkey, &self.secret) {
+            (Some(k), Some(s)) => (k.clone(), s.clone()),
+            (Some(_), None) | (None, Some(_)) => {
+                anyhow::bail!("give both --appkey and --secret (or QUNFA_APPKEY and QUNFA_APPSECRET)")
+            }
+            (None, None) => {
+                let db = cfg.data_dir.join(qunfa_store::sqlite::DB_FILE);
+                if !db.exists() {
+                    anyhow::bail!(
+                        "no credentials: set QUNFA_APPKEY and QUNFA_APPSECRET, or run from the directory \
+                         holding the server's data dir ({})",
+                        cfg.data_dir.display()
+                    );
+                }
+                let apps = ctx.local_store()?.list_apps().await?;
+                let app = apps
+                    .into_iter()
+                    .find(|a| !a.disabled)
+                    .context("no enabled app in the local data directory: run `qunfa app create NAME`")?;
+                (app.appkey, app.secret)
+            }
+        };
+        Ok(NimClient::new(&url, &appkey, &secret))
+    }
+}
