@@ -22,7 +22,10 @@ impl Accid {
         if raw.chars().count() > MAX_ACCID_LEN {
             return Err(ApiError::too_long(param, MAX_ACCID_LEN));
         }
-        if !raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'@' | b'.' | b'-')) {
+        if !raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'@' | b'.' | b'-'))
+        {
             return Err(ApiError::param(format!(
                 "{param} may only contain letters, digits, _ @ . -: {raw:?}"
             )));
@@ -91,7 +94,11 @@ impl Profile {
                     if value.chars().count() > MAX_DICT_ID_LEN {
                         return Err(ApiError::too_long(field, MAX_DICT_ID_LEN));
                     }
-                    let slot = if field == "areaid" { &mut self.areaid } else { &mut self.enterptypeid };
+                    let slot = if field == "areaid" {
+                        &mut self.areaid
+                    } else {
+                        &mut self.enterptypeid
+                    };
                     *slot = Some(value);
                     Ok(())
                 }
@@ -121,8 +128,19 @@ impl Profile {
 }
 
 /// Every field name `Profile::set` takes.
-pub const SETTABLE_FIELDS: [&str; 11] =
-    ["name", "icon", "sign", "email", "birth", "mobile", "ex", "props", "gender", "areaid", "enterptypeid"];
+pub const SETTABLE_FIELDS: [&str; 11] = [
+    "name",
+    "icon",
+    "sign",
+    "email",
+    "birth",
+    "mobile",
+    "ex",
+    "props",
+    "gender",
+    "areaid",
+    "enterptypeid",
+];
 
 fn parse_gender(v: &str) -> Result<u8, ApiError> {
     match v.trim() {
@@ -136,7 +154,9 @@ fn parse_gender(v: &str) -> Result<u8, ApiError> {
 /// A token as given, or a fresh random one (32 hex chars, like NIM's).
 pub fn token_or_generate(given: Option<String>) -> Result<String, ApiError> {
     match given {
-        Some(t) if t.chars().count() > MAX_TOKEN_LEN => Err(ApiError::too_long("token", MAX_TOKEN_LEN)),
+        Some(t) if t.chars().count() > MAX_TOKEN_LEN => {
+            Err(ApiError::too_long("token", MAX_TOKEN_LEN))
+        }
         Some(t) if !t.is_empty() => Ok(t),
         _ => Ok(crate::random_hex(16)),
     }
@@ -184,8 +204,14 @@ mod tests {
 
     #[test]
     fn accid_rules() {
-        assert_eq!(Accid::parse("Zhang.San@x-1_", "accid").unwrap().as_str(), "zhang.san@x-1_");
-        assert_eq!(Accid::parse("", "accid").unwrap_err().desc, "missing parameter: accid");
+        assert_eq!(
+            Accid::parse("Zhang.San@x-1_", "accid").unwrap().as_str(),
+            "zhang.san@x-1_"
+        );
+        assert_eq!(
+            Accid::parse("", "accid").unwrap_err().desc,
+            "missing parameter: accid"
+        );
         assert_eq!(
             Accid::parse(&"a".repeat(33), "accid").unwrap_err().desc,
             "accid is longer than 32 characters"
@@ -198,8 +224,14 @@ mod tests {
     fn profile_limits() {
         let mut p = Profile::default();
         assert!(p.set("name", "n".repeat(64)).is_ok());
-        assert_eq!(p.set("name", "n".repeat(65)).unwrap_err().desc, "name is longer than 64 characters");
-        assert_eq!(p.set("gender", "3".into()).unwrap_err().desc, "gender must be 0, 1 or 2: \"3\"");
+        assert_eq!(
+            p.set("name", "n".repeat(65)).unwrap_err().desc,
+            "name is longer than 64 characters"
+        );
+        assert_eq!(
+            p.set("gender", "3".into()).unwrap_err().desc,
+            "gender must be 0, 1 or 2: \"3\""
+        );
         assert!(p.set("gender", "2".into()).is_ok());
         assert_eq!(p.gender, Some(2));
     }

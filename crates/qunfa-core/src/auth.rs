@@ -47,12 +47,19 @@ pub struct Signature<'a> {
 /// Order of checks (each answers 414): Nonce present and ≤ 128 chars, CurTime a number of
 /// seconds, CheckSum right, CurTime within `window_secs` of now. The checksum is compared
 /// before the time so a stale but forged request learns nothing about the clock.
-pub fn verify(app: &App, sig: Signature<'_>, now_ms: i64, window_secs: i64) -> Result<i64, ApiError> {
+pub fn verify(
+    app: &App,
+    sig: Signature<'_>,
+    now_ms: i64,
+    window_secs: i64,
+) -> Result<i64, ApiError> {
     if sig.nonce.is_empty() {
         return Err(ApiError::param("missing header: Nonce"));
     }
     if sig.nonce.chars().count() > MAX_NONCE_LEN {
-        return Err(ApiError::param(format!("Nonce is longer than {MAX_NONCE_LEN} characters")));
+        return Err(ApiError::param(format!(
+            "Nonce is longer than {MAX_NONCE_LEN} characters"
+        )));
     }
     if sig.curtime.is_empty() {
         return Err(ApiError::param("missing header: CurTime"));
@@ -135,7 +142,12 @@ impl ReplayGuard {
     }
 
     pub fn len(&self) -> usize {
-        self.seen.lock().unwrap_or_else(|e| e.into_inner()).values().map(HashSet::len).sum()
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(HashSet::len)
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -170,11 +182,21 @@ mod tests {
     fn window_is_inclusive_at_300_seconds() {
         let ct = "1000";
         let sum = checksum("s", "n", ct);
-        let sig = Signature { nonce: "n", curtime: ct, checksum: &sum };
+        let sig = Signature {
+            nonce: "n",
+            curtime: ct,
+            checksum: &sum,
+        };
         assert!(verify(&app(), sig, 1_300_999, 300).is_ok());
         assert!(verify(&app(), sig, 700_000, 300).is_ok());
-        assert_eq!(verify(&app(), sig, 1_301_000, 300).unwrap_err().desc, "CurTime is expired");
-        assert_eq!(verify(&app(), sig, 699_999, 300).unwrap_err().desc, "CurTime is expired");
+        assert_eq!(
+            verify(&app(), sig, 1_301_000, 300).unwrap_err().desc,
+            "CurTime is expired"
+        );
+        assert_eq!(
+            verify(&app(), sig, 699_999, 300).unwrap_err().desc,
+            "CurTime is expired"
+        );
     }
 
     #[test]
@@ -182,7 +204,10 @@ mod tests {
         let g = ReplayGuard::new(300);
         assert!(g.check_and_record(1, "n", 1000, 1_000_000));
         assert!(!g.check_and_record(1, "n", 1000, 1_000_000));
-        assert!(g.check_and_record(2, "n", 1000, 1_000_000), "apps do not share nonces");
+        assert!(
+            g.check_and_record(2, "n", 1000, 1_000_000),
+            "apps do not share nonces"
+        );
         assert!(g.check_and_record(1, "n", 1001, 1_000_000));
         g.check_and_record(1, "x", 2000, 1_700_000);
         assert_eq!(g.len(), 1, "entries older than the window are dropped");

@@ -68,7 +68,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: Code, desc: impl Into<String>) -> Self {
-        ApiError { code, desc: desc.into(), detail: None }
+        ApiError {
+            code,
+            desc: desc.into(),
+            detail: None,
+        }
     }
 
     /// 414 for a bad parameter; `desc` must name it.
@@ -88,7 +92,11 @@ impl ApiError {
 
     /// 500 with the cause kept for the log only.
     pub fn internal(detail: impl Into<String>) -> Self {
-        ApiError { code: Code::Internal, desc: "internal error".into(), detail: Some(detail.into()) }
+        ApiError {
+            code: Code::Internal,
+            desc: "internal error".into(),
+            detail: Some(detail.into()),
+        }
     }
 }
 

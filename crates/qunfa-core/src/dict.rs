@@ -30,8 +30,13 @@ pub fn check_id(param: &str, id: &str) -> Result<(), ApiError> {
     if id.chars().count() > MAX_DICT_ID_LEN {
         return Err(ApiError::too_long(param, MAX_DICT_ID_LEN));
     }
-    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
-        return Err(ApiError::param(format!("{param} may only contain letters, digits, _ . -: {id:?}")));
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        return Err(ApiError::param(format!(
+            "{param} may only contain letters, digits, _ . -: {id:?}"
+        )));
     }
     Ok(())
 }

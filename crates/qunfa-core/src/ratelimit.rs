@@ -31,7 +31,10 @@ pub fn classify(endpoint: &str) -> (LimitClass, &str) {
     match endpoint {
         "msg/sendBatchMsg" | "msg/sendBatchAttachMsg" => (LimitClass::Batch, endpoint),
         "msg/broadcastMsg" => (LimitClass::Broadcast, endpoint),
-        _ => (LimitClass::Default, endpoint.split('/').next().unwrap_or(endpoint)),
+        _ => (
+            LimitClass::Default,
+            endpoint.split('/').next().unwrap_or(endpoint),
+        ),
     }
 }
 
@@ -55,7 +58,10 @@ impl RateLimiter {
             (LimitClass::Batch, batch),
             (LimitClass::Broadcast, broadcast),
         ]);
-        RateLimiter { limits, counters: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            limits,
+            counters: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Counts one call; `Err(key)` when the app is over the limit or still in its penalty.
@@ -89,7 +95,11 @@ mod tests {
     use super::*;
 
     fn limiter() -> RateLimiter {
-        let l = |count, per_secs, penalty_secs| Limit { count, per_secs, penalty_secs };
+        let l = |count, per_secs, penalty_secs| Limit {
+            count,
+            per_secs,
+            penalty_secs,
+        };
         RateLimiter::new(l(3, 1, 10), l(120, 60, 60), l(10, 60, 60))
     }
 
@@ -100,16 +110,31 @@ mod tests {
             assert!(r.check(1, "user/create", 5_000).is_ok());
         }
         assert_eq!(r.check(1, "user/getUinfos", 5_100), Err("user"));
-        assert!(r.check(1, "user/create", 6_500).is_err(), "still in the 10 s penalty");
-        assert!(r.check(2, "user/create", 6_500).is_ok(), "other apps are not affected");
-        assert!(r.check(1, "dic/listAreas", 6_500).is_ok(), "other groups are not affected");
+        assert!(
+            r.check(1, "user/create", 6_500).is_err(),
+            "still in the 10 s penalty"
+        );
+        assert!(
+            r.check(2, "user/create", 6_500).is_ok(),
+            "other apps are not affected"
+        );
+        assert!(
+            r.check(1, "dic/listAreas", 6_500).is_ok(),
+            "other groups are not affected"
+        );
         assert!(r.check(1, "user/create", 15_100).is_ok(), "penalty over");
     }
 
     #[test]
     fn classes() {
-        assert_eq!(classify("msg/sendBatchMsg"), (LimitClass::Batch, "msg/sendBatchMsg"));
-        assert_eq!(classify("msg/broadcastMsg"), (LimitClass::Broadcast, "msg/broadcastMsg"));
+        assert_eq!(
+            classify("msg/sendBatchMsg"),
+            (LimitClass::Batch, "msg/sendBatchMsg")
+        );
+        assert_eq!(
+            classify("msg/broadcastMsg"),
+            (LimitClass::Broadcast, "msg/broadcastMsg")
+        );
         assert_eq!(classify("msg/sendMsg"), (LimitClass::Default, "msg"));
     }
 }

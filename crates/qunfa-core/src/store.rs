@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use crate::account::{Account, AccountPatch, Accid, NewAccount};
+use crate::account::{Accid, Account, AccountPatch, NewAccount};
 use crate::auth::App;
 use crate::dict::{Area, Enterptype};
 use crate::{ApiError, Code};
@@ -83,7 +83,8 @@ pub trait Store: Send + Sync + 'static {
         accounts: Vec<NewAccount>,
     ) -> StoreResult<Vec<StoreResult<u32>>>;
     /// `NotRegistered` for an unknown accid.
-    async fn update_account(&self, app: i64, accid: &Accid, patch: AccountPatch) -> StoreResult<()>;
+    async fn update_account(&self, app: i64, accid: &Accid, patch: AccountPatch)
+    -> StoreResult<()>;
     /// The accounts that exist among `accids`, in the order asked.
     async fn get_accounts(&self, app: i64, accids: &[Accid]) -> StoreResult<Vec<Account>>;
     /// The stored token hash, for logins.

@@ -17,26 +17,40 @@ pub struct AppRegistry {
 
 impl AppRegistry {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        AppRegistry { store, by_key: RwLock::new(HashMap::new()) }
+        AppRegistry {
+            store,
+            by_key: RwLock::new(HashMap::new()),
+        }
     }
 
     /// The app with this key: from the cache, else from the store (a new app).
     pub async fn get(&self, appkey: &str) -> StoreResult<Option<Arc<App>>> {
-        if let Some(app) = self.by_key.read().unwrap_or_else(|e| e.into_inner()).get(appkey) {
+        if let Some(app) = self
+            .by_key
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(appkey)
+        {
             return Ok(Some(app.clone()));
         }
         let Some(app) = self.store.app_by_key(appkey).await? else {
             return Ok(None);
         };
         let app = Arc::new(app);
-        self.by_key.write().unwrap_or_else(|e| e.into_inner()).insert(appkey.to_owned(), app.clone());
+        self.by_key
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(appkey.to_owned(), app.clone());
         Ok(Some(app))
     }
 
     /// Replaces the cache with the store's current app table.
     pub async fn reload(&self) -> StoreResult<()> {
         let apps = self.store.list_apps().await?;
-        let map = apps.into_iter().map(|a| (a.appkey.clone(), Arc::new(a))).collect();
+        let map = apps
+            .into_iter()
+            .map(|a| (a.appkey.clone(), Arc::new(a)))
+            .collect();
         *self.by_key.write().unwrap_or_else(|e| e.into_inner()) = map;
         Ok(())
     }

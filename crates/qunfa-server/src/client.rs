@@ -27,7 +27,10 @@ impl NimClient {
             .unwrap_or_default();
         NimClient {
             http,
-            base: base.trim_end_matches('/').trim_end_matches("/nimserver").to_owned(),
+            base: base
+                .trim_end_matches('/')
+                .trim_end_matches("/nimserver")
+                .to_owned(),
             appkey: appkey.to_owned(),
             secret: secret.to_owned(),
             clock: std::sync::Arc::new(SystemClock),
@@ -46,7 +49,9 @@ impl NimClient {
 
     /// `user/create`, `user/create.action` or `/nimserver/user/create.action` → full URL.
     pub fn url(&self, endpoint: &str) -> String {
-        let e = endpoint.trim_start_matches('/').trim_start_matches("nimserver/");
+        let e = endpoint
+            .trim_start_matches('/')
+            .trim_start_matches("nimserver/");
         let e = e.strip_suffix(".action").unwrap_or(e);
         format!("{}/nimserver/{e}.action", self.base)
     }
@@ -56,18 +61,35 @@ impl NimClient {
         let nonce = qunfa_core::random_hex(16);
         let curtime = (self.clock.now_ms() / 1000).to_string();
         let sum = checksum(&self.secret, &nonce, &curtime);
-        [("AppKey", self.appkey.clone()), ("Nonce", nonce), ("CurTime", curtime), ("CheckSum", sum)]
+        [
+            ("AppKey", self.appkey.clone()),
+            ("Nonce", nonce),
+            ("CurTime", curtime),
+            ("CheckSum", sum),
+        ]
     }
 
     /// A signed form-encoded call (NIM's default), answering the JSON reply.
     pub async fn call(&self, endpoint: &str, params: &[(&str, &str)]) -> anyhow::Result<Value> {
         let body = serde_urlencoded::to_string(params).context("encoding form")?;
-        self.send(endpoint, &self.sign(), "application/x-www-form-urlencoded;charset=utf-8", body.into_bytes()).await
+        self.send(
+            endpoint,
+            &self.sign(),
+            "application/x-www-form-urlencoded;charset=utf-8",
+            body.into_bytes(),
+        )
+        .await
     }
 
     /// A signed JSON call.
     pub async fn call_json(&self, endpoint: &str, body: &Value) -> anyhow::Result<Value> {
-        self.send(endpoint, &self.sign(), "application/json; charset=utf-8", body.to_string().into_bytes()).await
+        self.send(
+            endpoint,
+            &self.sign(),
+            "application/json; charset=utf-8",
+            body.to_string().into_bytes(),
+        )
+        .await
     }
 
     /// Sends exactly these headers and body (tests use it to send bad signatures).
@@ -78,11 +100,18 @@ impl NimClient {
         content_type: &str,
         body: Vec<u8>,
     ) -> anyhow::Result<Value> {
-        let mut req = self.http.post(self.url(endpoint)).header("Content-Type", content_type).body(body);
+        let mut req = self
+            .http
+            .post(self.url(endpoint))
+            .header("Content-Type", content_type)
+            .body(body);
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        let resp = req.send().await.with_context(|| format!("calling {}", self.url(endpoint)))?;
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("calling {}", self.url(endpoint)))?;
         let status = resp.status();
         let text = resp.text().await.context("reading answer")?;
         if !status.is_success() {

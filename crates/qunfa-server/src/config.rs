@@ -63,13 +63,20 @@ impl Default for Config {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { max_body_bytes: 4 << 20, curtime_window_secs: 300, replay_check: true, app_refresh_ms: 1000 }
+        ApiConfig {
+            max_body_bytes: 4 << 20,
+            curtime_window_secs: 300,
+            replay_check: true,
+            app_refresh_ms: 1000,
+        }
     }
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { synchronous_full: true }
+        StorageConfig {
+            synchronous_full: true,
+        }
     }
 }
 
@@ -77,62 +84,129 @@ impl Default for RateLimits {
     fn default() -> Self {
         RateLimits {
             enabled: true,
-            default: Limit { count: 100, per_secs: 1, penalty_secs: 10 },
-            batch: Limit { count: 120, per_secs: 60, penalty_secs: 60 },
-            broadcast: Limit { count: 10, per_secs: 60, penalty_secs: 60 },
+            default: Limit {
+                count: 100,
+                per_secs: 1,
+                penalty_secs: 10,
+            },
+            batch: Limit {
+                count: 120,
+                per_secs: 60,
+                penalty_secs: 60,
+            },
+            broadcast: Limit {
+                count: 10,
+                per_secs: 60,
+                penalty_secs: 60,
+            },
         }
     }
 }
 
 /// Every key, with what it does. The example config and `docs/operations.md` come from here.
 pub const DOCS: &[(&str, &str)] = &[
-    ("listen", "Address the HTTP API and WebSocket gateway listen on."),
-    ("data_dir", "Directory holding the embedded SQLite database (created if missing)."),
-    ("log", "Log filter, in `RUST_LOG` syntax (e.g. \"info\" or \"qunfa_server=debug,info\")."),
-    ("bootstrap_app", "On a first start with no app, create one and print its AppKey and AppSecret."),
-    ("api.max_body_bytes", "Largest request body accepted; a larger one answers 414 before it is read whole."),
-    ("api.curtime_window_secs", "How far the CurTime header may be from the server clock, in seconds (NIM: 300)."),
+    (
+        "listen",
+        "Address the HTTP API and WebSocket gateway listen on.",
+    ),
+    (
+        "data_dir",
+        "Directory holding the embedded SQLite database (created if missing).",
+    ),
+    (
+        "log",
+        "Log filter, in `RUST_LOG` syntax (e.g. \"info\" or \"qunfa_server=debug,info\").",
+    ),
+    (
+        "bootstrap_app",
+        "On a first start with no app, create one and print its AppKey and AppSecret.",
+    ),
+    (
+        "api.max_body_bytes",
+        "Largest request body accepted; a larger one answers 414 before it is read whole.",
+    ),
+    (
+        "api.curtime_window_secs",
+        "How far the CurTime header may be from the server clock, in seconds (NIM: 300).",
+    ),
     (
         "api.replay_check",
         "Answer 431 to a repeated (AppKey, Nonce, CurTime) inside the window. Turn off for clients that reuse nonces.",
     ),
-    ("api.app_refresh_ms", "How often the server re-reads the app table, so `qunfa app disable` takes effect."),
+    (
+        "api.app_refresh_ms",
+        "How often the server re-reads the app table, so `qunfa app disable` takes effect.",
+    ),
     (
         "storage.synchronous_full",
         "SQLite PRAGMA synchronous=FULL: acknowledged writes survive power loss, not only a crash.",
     ),
-    ("rate_limits.enabled", "Apply the per-app rate limits below (NIM answers 416 over them)."),
-    ("rate_limits.default.count", "Calls allowed per window, per app and API group (user, msg, dic, history, …)."),
+    (
+        "rate_limits.enabled",
+        "Apply the per-app rate limits below (NIM answers 416 over them).",
+    ),
+    (
+        "rate_limits.default.count",
+        "Calls allowed per window, per app and API group (user, msg, dic, history, …).",
+    ),
     ("rate_limits.default.per_secs", "Window length in seconds."),
-    ("rate_limits.default.penalty_secs", "Once over the limit, the app gets 416 for this long."),
-    ("rate_limits.batch.count", "Calls per window for msg/sendBatchMsg and msg/sendBatchAttachMsg, per app."),
+    (
+        "rate_limits.default.penalty_secs",
+        "Once over the limit, the app gets 416 for this long.",
+    ),
+    (
+        "rate_limits.batch.count",
+        "Calls per window for msg/sendBatchMsg and msg/sendBatchAttachMsg, per app.",
+    ),
     ("rate_limits.batch.per_secs", "Window length in seconds."),
     ("rate_limits.batch.penalty_secs", "Penalty in seconds."),
-    ("rate_limits.broadcast.count", "Calls per window for msg/broadcastMsg, per app."),
-    ("rate_limits.broadcast.per_secs", "Window length in seconds."),
+    (
+        "rate_limits.broadcast.count",
+        "Calls per window for msg/broadcastMsg, per app.",
+    ),
+    (
+        "rate_limits.broadcast.per_secs",
+        "Window length in seconds.",
+    ),
     ("rate_limits.broadcast.penalty_secs", "Penalty in seconds."),
 ];
 
 /// Environment variables starting with `QUNFA_` that configure the client commands, not the
 /// server, and so are not config keys.
-pub const CLIENT_ENV: &[&str] = &["QUNFA_APPKEY", "QUNFA_APPSECRET", "QUNFA_URL", "QUNFA_CONFIG"];
+pub const CLIENT_ENV: &[&str] = &[
+    "QUNFA_APPKEY",
+    "QUNFA_APPSECRET",
+    "QUNFA_URL",
+    "QUNFA_CONFIG",
+];
 
 impl Config {
     /// Builds the effective config. `env` is the process environment as a map (tests pass their
     /// own); `flags` holds command-line overrides as dotted keys.
-    pub fn load(file: Option<&Path>, env: &HashMap<String, String>, flags: &[(&str, toml::Value)]) -> anyhow::Result<Config> {
-        let mut merged = toml::Table::try_from(Config::default()).context("serialising defaults")?;
+    pub fn load(
+        file: Option<&Path>,
+        env: &HashMap<String, String>,
+        flags: &[(&str, toml::Value)],
+    ) -> anyhow::Result<Config> {
+        let mut merged =
+            toml::Table::try_from(Config::default()).context("serialising defaults")?;
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
-            let table: toml::Table =
-                toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config file {}", path.display()))?;
+            let table: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("parsing config file {}", path.display()))?;
             merge(&mut merged, table);
             Self::check(&merged).with_context(|| format!("in config file {}", path.display()))?;
         }
-        let mut keys: Vec<_> = env.keys().filter(|k| k.starts_with("QUNFA_") && !CLIENT_ENV.contains(&k.as_str())).collect();
+        let mut keys: Vec<_> = env
+            .keys()
+            .filter(|k| k.starts_with("QUNFA_") && !CLIENT_ENV.contains(&k.as_str()))
+            .collect();
         keys.sort();
         for key in keys {
-            let path = key["QUNFA_".len()..].to_ascii_lowercase().replace("__", ".");
+            let path = key["QUNFA_".len()..]
+                .to_ascii_lowercase()
+                .replace("__", ".");
             set_dotted(&mut merged, &path, parse_scalar(&env[key]));
             Self::check(&merged).with_context(|| format!("in environment variable {key}"))?;
         }
@@ -147,7 +221,11 @@ impl Config {
         if cfg.api.curtime_window_secs < 0 {
             bail!("api.curtime_window_secs must not be negative");
         }
-        for (name, l) in [("default", cfg.rate_limits.default), ("batch", cfg.rate_limits.batch), ("broadcast", cfg.rate_limits.broadcast)] {
+        for (name, l) in [
+            ("default", cfg.rate_limits.default),
+            ("batch", cfg.rate_limits.batch),
+            ("broadcast", cfg.rate_limits.broadcast),
+        ] {
             if l.per_secs == 0 {
                 bail!("rate_limits.{name}.per_secs must be at least 1");
             }
@@ -178,7 +256,9 @@ impl Config {
             } else {
                 out.push('\n');
             }
-            let value = lookup(&defaults, path).map(|v| v.to_string()).unwrap_or_default();
+            let value = lookup(&defaults, path)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
             for line in doc.lines() {
                 out.push_str(&format!("# {line}\n"));
             }
@@ -200,7 +280,11 @@ fn lookup<'a>(t: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
 /// Leaf keys of a table as dotted paths.
 pub fn leaf_keys(t: &toml::Table, prefix: &str, out: &mut Vec<String>) {
     for (k, v) in t {
-        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match v.as_table() {
             Some(sub) => leaf_keys(sub, &path, out),
             None => out.push(path),
@@ -225,7 +309,9 @@ fn set_dotted(t: &mut toml::Table, path: &str, value: toml::Value) {
             t.insert(path.to_owned(), value);
         }
         Some((head, rest)) => {
-            let entry = t.entry(head.to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let entry = t
+                .entry(head.to_owned())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
             if !entry.is_table() {
                 *entry = toml::Value::Table(toml::Table::new());
             }
@@ -238,7 +324,10 @@ fn set_dotted(t: &mut toml::Table, path: &str, value: toml::Value) {
 
 /// An environment value as TOML: `true`, `42` and `1.5` keep their type, anything else is a string.
 fn parse_scalar(raw: &str) -> toml::Value {
-    match toml::from_str::<toml::Table>(&format!("v = {raw}")).ok().and_then(|mut t| t.remove("v")) {
+    match toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+    {
         Some(v @ (toml::Value::Boolean(_) | toml::Value::Integer(_) | toml::Value::Float(_))) => v,
         _ => toml::Value::String(raw.to_owned()),
     }
@@ -254,7 +343,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -272,7 +364,14 @@ mod tests {
         let c = Config::load(Some(&file), &e, &flags).unwrap();
         assert_eq!(c.listen, "0.0.0.0:2");
         assert!(!c.api.replay_check);
-        assert_eq!(c.rate_limits.default, Limit { count: 7, per_secs: 1, penalty_secs: 3 });
+        assert_eq!(
+            c.rate_limits.default,
+            Limit {
+                count: 7,
+                per_secs: 1,
+                penalty_secs: 3
+            }
+        );
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(c.api.curtime_window_secs, 300);
     }
@@ -285,13 +384,20 @@ mod tests {
         let file = dir.path().join("q.toml");
         std::fs::write(&file, "[api]\nreplay = false\n").unwrap();
         let err = Config::load(Some(&file), &HashMap::new(), &[]).unwrap_err();
-        assert!(format!("{err:#}").contains("unknown field `replay`"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("unknown field `replay`"),
+            "{err:#}"
+        );
     }
 
     #[test]
     fn every_key_is_documented_and_the_example_is_current() {
         let mut keys = Vec::new();
-        leaf_keys(&toml::Table::try_from(Config::default()).unwrap(), "", &mut keys);
+        leaf_keys(
+            &toml::Table::try_from(Config::default()).unwrap(),
+            "",
+            &mut keys,
+        );
         let mut documented: Vec<String> = DOCS.iter().map(|(k, _)| k.to_string()).collect();
         keys.sort();
         documented.sort();
@@ -299,6 +405,10 @@ mod tests {
         let example: Config = toml::from_str(&Config::example()).unwrap();
         assert_eq!(example, Config::default());
         let committed = include_str!("../../../qunfa.example.toml");
-        assert_eq!(committed, Config::example(), "run `cargo run -- config --example > qunfa.example.toml`");
+        assert_eq!(
+            committed,
+            Config::example(),
+            "run `cargo run -- config --example > qunfa.example.toml`"
+        );
     }
 }

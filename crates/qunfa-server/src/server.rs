@@ -30,13 +30,20 @@ impl Server {
     /// app when there is none and `bootstrap_app` is on.
     pub async fn open(config: Config, clock: SharedClock) -> anyhow::Result<Server> {
         let dir = &config.data_dir;
-        std::fs::create_dir_all(dir).with_context(|| format!("creating data dir {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating data dir {}", dir.display()))?;
         let lock_path = dir.join("serve.lock");
-        let lock = std::fs::File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
+        let lock = std::fs::File::create(&lock_path)
+            .with_context(|| format!("creating {}", lock_path.display()))?;
         lock.try_lock().map_err(|_| {
-            anyhow::anyhow!("another qunfa server is already using the data dir {}", dir.display())
+            anyhow::anyhow!(
+                "another qunfa server is already using the data dir {}",
+                dir.display()
+            )
         })?;
-        let opts = SqliteOptions { synchronous_full: config.storage.synchronous_full };
+        let opts = SqliteOptions {
+            synchronous_full: config.storage.synchronous_full,
+        };
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir, &opts)?);
         let bootstrapped = if config.bootstrap_app && store.list_apps().await?.is_empty() {
             Some(store.create_app("default").await?)
@@ -45,7 +52,11 @@ impl Server {
         };
         let state = Arc::new(AppState::new(config, store, clock));
         state.apps.reload().await?;
-        Ok(Server { state, bootstrapped, _lock: lock })
+        Ok(Server {
+            state,
+            bootstrapped,
+            _lock: lock,
+        })
     }
 }
 
@@ -55,9 +66,13 @@ pub async fn run(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let refresher = state.apps.spawn_refresher(Duration::from_millis(state.config.api.app_refresh_ms.max(10)));
+    let refresher = state.apps.spawn_refresher(Duration::from_millis(
+        state.config.api.app_refresh_ms.max(10),
+    ));
     let router = api::router(state.clone());
-    let result = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await;
     refresher.abort();
     result.context("serving HTTP")
 }

@@ -1,7 +1,7 @@
 //! The behaviour every `Store` backend must show. A backend runs it with
 //! `qunfa_store::store_conformance_suite!(async { ... make a fresh store ... });`
 
-use qunfa_core::account::{AccountPatch, Accid, NewAccount, Profile, hash_token};
+use qunfa_core::account::{Accid, AccountPatch, NewAccount, Profile, hash_token};
 use qunfa_core::dict::{Area, Enterptype};
 use qunfa_core::store::{Store, StoreError};
 
@@ -20,7 +20,11 @@ fn acc(id: &str, areaid: Option<&str>, t: Option<&str>) -> NewAccount {
 }
 
 fn area(id: &str, parent: Option<&str>) -> Area {
-    Area { areaid: id.into(), name: format!("area {id}"), parentid: parent.map(str::to_owned) }
+    Area {
+        areaid: id.into(),
+        name: format!("area {id}"),
+        parentid: parent.map(str::to_owned),
+    }
 }
 
 fn accid(s: &str) -> Accid {
@@ -39,42 +43,90 @@ pub async fn apps(s: &dyn Store) {
     let d = s.set_app_disabled(&b.appkey, true).await.unwrap();
     assert!(d.disabled);
     assert!(s.app_by_key(&b.appkey).await.unwrap().unwrap().disabled);
-    assert!(matches!(s.set_app_disabled("nope", true).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        s.set_app_disabled("nope", true).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 pub async fn accounts_get_dense_ordinals_and_fail_alone(s: &dyn Store) {
     let app = s.create_app("a").await.unwrap().id;
     s.create_area(app, area("37", None)).await.unwrap();
     let r = s
-        .create_accounts(app, vec![acc("u0", Some("37"), None), acc("u1", Some("99"), None), acc("u2", None, None)])
+        .create_accounts(
+            app,
+            vec![
+                acc("u0", Some("37"), None),
+                acc("u1", Some("99"), None),
+                acc("u2", None, None),
+            ],
+        )
         .await
         .unwrap();
-    assert_eq!(r, vec![Ok(0), Err(StoreError::UnknownArea("99".into())), Ok(1)]);
-    let r = s.create_accounts(app, vec![acc("u2", None, None), acc("u3", None, Some("x"))]).await.unwrap();
-    assert_eq!(r, vec![Err(StoreError::AlreadyRegistered), Err(StoreError::UnknownEnterptype("x".into()))]);
-    let r = s.create_accounts(app, vec![acc("u4", None, None), acc("u4", None, None)]).await.unwrap();
+    assert_eq!(
+        r,
+        vec![Ok(0), Err(StoreError::UnknownArea("99".into())), Ok(1)]
+    );
+    let r = s
+        .create_accounts(app, vec![acc("u2", None, None), acc("u3", None, Some("x"))])
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        vec![
+            Err(StoreError::AlreadyRegistered),
+            Err(StoreError::UnknownEnterptype("x".into()))
+        ]
+    );
+    let r = s
+        .create_accounts(app, vec![acc("u4", None, None), acc("u4", None, None)])
+        .await
+        .unwrap();
     assert_eq!(r, vec![Ok(2), Err(StoreError::AlreadyRegistered)]);
 
-    let got = s.get_accounts(app, &[accid("u2"), accid("zz"), accid("u0")]).await.unwrap();
-    assert_eq!(got.iter().map(|a| a.accid.as_str()).collect::<Vec<_>>(), ["u2", "u0"]);
+    let got = s
+        .get_accounts(app, &[accid("u2"), accid("zz"), accid("u0")])
+        .await
+        .unwrap();
+    assert_eq!(
+        got.iter().map(|a| a.accid.as_str()).collect::<Vec<_>>(),
+        ["u2", "u0"]
+    );
     assert_eq!(got[1].profile.areaid.as_deref(), Some("37"));
     assert_eq!(got[1].profile.name.as_deref(), Some("name of u0"));
     assert_eq!(got[1].profile.gender, Some(0));
-    assert_eq!(s.token_hash(app, &accid("u0")).await.unwrap(), Some(hash_token(&accid("u0"), "t")));
+    assert_eq!(
+        s.token_hash(app, &accid("u0")).await.unwrap(),
+        Some(hash_token(&accid("u0"), "t"))
+    );
     assert_eq!(s.token_hash(app, &accid("zz")).await.unwrap(), None);
 }
 
 pub async fn account_updates(s: &dyn Store) {
     let app = s.create_app("a").await.unwrap().id;
     s.create_area(app, area("37", None)).await.unwrap();
-    s.create_enterptype(app, Enterptype { enterptypeid: "t1".into(), name: "T".into() }).await.unwrap();
-    s.create_accounts(app, vec![acc("u", None, None)]).await.unwrap();
+    s.create_enterptype(
+        app,
+        Enterptype {
+            enterptypeid: "t1".into(),
+            name: "T".into(),
+        },
+    )
+    .await
+    .unwrap();
+    s.create_accounts(app, vec![acc("u", None, None)])
+        .await
+        .unwrap();
     let mut p = Profile::default();
     p.set("areaid", "37".into()).unwrap();
     p.set("enterptypeid", "t1".into()).unwrap();
     p.set("sign", "hi".into()).unwrap();
     p.set("name", "".into()).unwrap();
-    let patch = AccountPatch { profile: p, blocked: Some(true), token_hash: Some([7; 32]) };
+    let patch = AccountPatch {
+        profile: p,
+        blocked: Some(true),
+        token_hash: Some([7; 32]),
+    };
     s.update_account(app, &accid("u"), patch).await.unwrap();
     let a = &s.get_accounts(app, &[accid("u")]).await.unwrap()[0];
     assert_eq!(a.profile.areaid.as_deref(), Some("37"));
@@ -87,14 +139,31 @@ pub async fn account_updates(s: &dyn Store) {
     let mut bad = Profile::default();
     bad.set("areaid", "nope".into()).unwrap();
     bad.set("sign", "changed".into()).unwrap();
-    let r = s.update_account(app, &accid("u"), AccountPatch { profile: bad, ..Default::default() }).await;
+    let r = s
+        .update_account(
+            app,
+            &accid("u"),
+            AccountPatch {
+                profile: bad,
+                ..Default::default()
+            },
+        )
+        .await;
     assert_eq!(r, Err(StoreError::UnknownArea("nope".into())));
     let a = &s.get_accounts(app, &[accid("u")]).await.unwrap()[0];
-    assert_eq!(a.profile.sign.as_deref(), Some("hi"), "a refused update changes nothing");
+    assert_eq!(
+        a.profile.sign.as_deref(),
+        Some("hi"),
+        "a refused update changes nothing"
+    );
 
-    let r = s.update_account(app, &accid("ghost"), AccountPatch::default()).await;
+    let r = s
+        .update_account(app, &accid("ghost"), AccountPatch::default())
+        .await;
     assert_eq!(r, Err(StoreError::NotRegistered("ghost".into())));
-    s.update_account(app, &accid("u"), AccountPatch::default()).await.unwrap();
+    s.update_account(app, &accid("u"), AccountPatch::default())
+        .await
+        .unwrap();
 
     let idx = s.index_entries(app).await.unwrap();
     assert_eq!(idx.len(), 1);
@@ -106,71 +175,131 @@ pub async fn area_tree_rules(s: &dyn Store) {
     let app = s.create_app("a").await.unwrap().id;
     s.create_area(app, area("37", None)).await.unwrap();
     s.create_area(app, area("3701", Some("37"))).await.unwrap();
-    s.create_area(app, area("370102", Some("3701"))).await.unwrap();
+    s.create_area(app, area("370102", Some("3701")))
+        .await
+        .unwrap();
     assert_eq!(
         s.create_area(app, area("37", None)).await,
         Err(StoreError::AlreadyExists("areaid 37".into()))
     );
-    assert_eq!(s.create_area(app, area("x", Some("zz"))).await, Err(StoreError::UnknownParent("zz".into())));
     assert_eq!(
-        s.update_area(app, "37", None, Some(Some("370102".into()))).await,
-        Err(StoreError::Cycle("370102".into()))
-    );
-    assert_eq!(s.update_area(app, "37", None, Some(Some("37".into()))).await, Err(StoreError::Cycle("37".into())));
-    assert_eq!(
-        s.update_area(app, "37", None, Some(Some("zz".into()))).await,
+        s.create_area(app, area("x", Some("zz"))).await,
         Err(StoreError::UnknownParent("zz".into()))
     );
-    assert_eq!(s.update_area(app, "zz", Some("n".into()), None).await, Err(StoreError::NotFound("areaid zz".into())));
-    s.update_area(app, "370102", Some("Lixia".into()), Some(Some("37".into()))).await.unwrap();
+    assert_eq!(
+        s.update_area(app, "37", None, Some(Some("370102".into())))
+            .await,
+        Err(StoreError::Cycle("370102".into()))
+    );
+    assert_eq!(
+        s.update_area(app, "37", None, Some(Some("37".into())))
+            .await,
+        Err(StoreError::Cycle("37".into()))
+    );
+    assert_eq!(
+        s.update_area(app, "37", None, Some(Some("zz".into())))
+            .await,
+        Err(StoreError::UnknownParent("zz".into()))
+    );
+    assert_eq!(
+        s.update_area(app, "zz", Some("n".into()), None).await,
+        Err(StoreError::NotFound("areaid zz".into()))
+    );
+    s.update_area(app, "370102", Some("Lixia".into()), Some(Some("37".into())))
+        .await
+        .unwrap();
     assert_eq!(
         s.delete_area(app, "37").await,
-        Err(StoreError::InUse("areaid 37 is the parent of area 3701".into()))
+        Err(StoreError::InUse(
+            "areaid 37 is the parent of area 3701".into()
+        ))
     );
-    s.create_accounts(app, vec![acc("u", Some("3701"), None)]).await.unwrap();
-    s.update_area(app, "370102", None, Some(None)).await.unwrap();
+    s.create_accounts(app, vec![acc("u", Some("3701"), None)])
+        .await
+        .unwrap();
+    s.update_area(app, "370102", None, Some(None))
+        .await
+        .unwrap();
     assert_eq!(
         s.delete_area(app, "3701").await,
         Err(StoreError::InUse("areaid 3701 is used by account u".into()))
     );
     s.delete_area(app, "370102").await.unwrap();
-    assert_eq!(s.delete_area(app, "370102").await, Err(StoreError::NotFound("areaid 370102".into())));
-    assert_eq!(s.list_areas(app).await.unwrap(), vec![area("37", None), area("3701", Some("37"))]);
+    assert_eq!(
+        s.delete_area(app, "370102").await,
+        Err(StoreError::NotFound("areaid 370102".into()))
+    );
+    assert_eq!(
+        s.list_areas(app).await.unwrap(),
+        vec![area("37", None), area("3701", Some("37"))]
+    );
 }
 
 pub async fn enterptype_rules(s: &dyn Store) {
     let app = s.create_app("a").await.unwrap().id;
-    let t = |id: &str, n: &str| Enterptype { enterptypeid: id.into(), name: n.into() };
+    let t = |id: &str, n: &str| Enterptype {
+        enterptypeid: id.into(),
+        name: n.into(),
+    };
     s.create_enterptype(app, t("1", "food")).await.unwrap();
     assert_eq!(
         s.create_enterptype(app, t("1", "x")).await,
         Err(StoreError::AlreadyExists("enterptypeid 1".into()))
     );
-    s.update_enterptype(app, "1", "food & drink".into()).await.unwrap();
-    assert_eq!(s.update_enterptype(app, "2", "x".into()).await, Err(StoreError::NotFound("enterptypeid 2".into())));
-    s.create_accounts(app, vec![acc("u", None, Some("1"))]).await.unwrap();
+    s.update_enterptype(app, "1", "food & drink".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.update_enterptype(app, "2", "x".into()).await,
+        Err(StoreError::NotFound("enterptypeid 2".into()))
+    );
+    s.create_accounts(app, vec![acc("u", None, Some("1"))])
+        .await
+        .unwrap();
     assert_eq!(
         s.delete_enterptype(app, "1").await,
-        Err(StoreError::InUse("enterptypeid 1 is used by account u".into()))
+        Err(StoreError::InUse(
+            "enterptypeid 1 is used by account u".into()
+        ))
     );
-    assert_eq!(s.list_enterptypes(app).await.unwrap(), vec![t("1", "food & drink")]);
+    assert_eq!(
+        s.list_enterptypes(app).await.unwrap(),
+        vec![t("1", "food & drink")]
+    );
     s.create_enterptype(app, t("2", "steel")).await.unwrap();
     s.delete_enterptype(app, "2").await.unwrap();
-    assert_eq!(s.delete_enterptype(app, "2").await, Err(StoreError::NotFound("enterptypeid 2".into())));
+    assert_eq!(
+        s.delete_enterptype(app, "2").await,
+        Err(StoreError::NotFound("enterptypeid 2".into()))
+    );
 }
 
 pub async fn apps_are_isolated(s: &dyn Store) {
     let a = s.create_app("a").await.unwrap().id;
     let b = s.create_app("b").await.unwrap().id;
     s.create_area(a, area("37", None)).await.unwrap();
-    s.create_accounts(a, vec![acc("u", None, None)]).await.unwrap();
+    s.create_accounts(a, vec![acc("u", None, None)])
+        .await
+        .unwrap();
     assert!(s.get_accounts(b, &[accid("u")]).await.unwrap().is_empty());
     assert!(s.list_areas(b).await.unwrap().is_empty());
-    assert_eq!(s.create_accounts(b, vec![acc("u", Some("37"), None)]).await.unwrap(), vec![Err(
-        StoreError::UnknownArea("37".into())
-    )]);
-    assert_eq!(s.create_accounts(b, vec![acc("u", None, None)]).await.unwrap(), vec![Ok(0)], "ordinals are per app");
-    assert_eq!(s.delete_area(b, "37").await, Err(StoreError::NotFound("areaid 37".into())));
+    assert_eq!(
+        s.create_accounts(b, vec![acc("u", Some("37"), None)])
+            .await
+            .unwrap(),
+        vec![Err(StoreError::UnknownArea("37".into()))]
+    );
+    assert_eq!(
+        s.create_accounts(b, vec![acc("u", None, None)])
+            .await
+            .unwrap(),
+        vec![Ok(0)],
+        "ordinals are per app"
+    );
+    assert_eq!(
+        s.delete_area(b, "37").await,
+        Err(StoreError::NotFound("areaid 37".into()))
+    );
 }
 
 /// Generates one `#[tokio::test]` per conformance check; `$make` is an async block that yields

@@ -35,7 +35,11 @@ pub async fn create_area(State(s): State<Arc<AppState>>, Nim { app, params }: Ni
     let name = params.get("name").unwrap_or("");
     check_name(name)?;
     let parentid = parent_param(&params)?.flatten();
-    let area = Area { areaid: areaid.to_owned(), name: name.to_owned(), parentid };
+    let area = Area {
+        areaid: areaid.to_owned(),
+        name: name.to_owned(),
+        parentid,
+    };
     s.store.create_area(app.id, area.clone()).await?;
     ok(json!({"data": area_json(&area)}))
 }
@@ -75,7 +79,10 @@ pub async fn create_enterptype(State(s): State<Arc<AppState>>, Nim { app, params
     check_id("enterptypeid", id)?;
     let name = params.get("name").unwrap_or("");
     check_name(name)?;
-    let t = Enterptype { enterptypeid: id.to_owned(), name: name.to_owned() };
+    let t = Enterptype {
+        enterptypeid: id.to_owned(),
+        name: name.to_owned(),
+    };
     s.store.create_enterptype(app.id, t.clone()).await?;
     ok(json!({"data": t}))
 }
@@ -85,7 +92,9 @@ pub async fn update_enterptype(State(s): State<Arc<AppState>>, Nim { app, params
     check_id("enterptypeid", id)?;
     let name = params.get("name").unwrap_or("");
     check_name(name)?;
-    s.store.update_enterptype(app.id, id, name.to_owned()).await?;
+    s.store
+        .update_enterptype(app.id, id, name.to_owned())
+        .await?;
     ok(json!({}))
 }
 

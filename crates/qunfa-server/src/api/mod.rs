@@ -64,7 +64,10 @@ pub fn ok(fields: Value) -> Answer {
 
 fn json_response(body: &Value) -> Response {
     let mut resp = (StatusCode::OK, body.to_string()).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     resp
 }
 
@@ -73,25 +76,48 @@ pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/nimserver/user/create.action", post(user::create))
         .route("/nimserver/user/update.action", post(user::update))
-        .route("/nimserver/user/refreshToken.action", post(user::refresh_token))
+        .route(
+            "/nimserver/user/refreshToken.action",
+            post(user::refresh_token),
+        )
         .route("/nimserver/user/block.action", post(user::block))
         .route("/nimserver/user/unblock.action", post(user::unblock))
         .route("/nimserver/user/getUinfos.action", post(user::get_uinfos))
-        .route("/nimserver/user/updateUinfo.action", post(user::update_uinfo))
-        .route("/nimserver/user/batchCreate.action", post(user::batch_create))
+        .route(
+            "/nimserver/user/updateUinfo.action",
+            post(user::update_uinfo),
+        )
+        .route(
+            "/nimserver/user/batchCreate.action",
+            post(user::batch_create),
+        )
         .route("/nimserver/dic/createArea.action", post(dic::create_area))
         .route("/nimserver/dic/updateArea.action", post(dic::update_area))
         .route("/nimserver/dic/deleteArea.action", post(dic::delete_area))
         .route("/nimserver/dic/listAreas.action", post(dic::list_areas))
-        .route("/nimserver/dic/createEnterptype.action", post(dic::create_enterptype))
-        .route("/nimserver/dic/updateEnterptype.action", post(dic::update_enterptype))
-        .route("/nimserver/dic/deleteEnterptype.action", post(dic::delete_enterptype))
-        .route("/nimserver/dic/listEnterptypes.action", post(dic::list_enterptypes))
+        .route(
+            "/nimserver/dic/createEnterptype.action",
+            post(dic::create_enterptype),
+        )
+        .route(
+            "/nimserver/dic/updateEnterptype.action",
+            post(dic::update_enterptype),
+        )
+        .route(
+            "/nimserver/dic/deleteEnterptype.action",
+            post(dic::delete_enterptype),
+        )
+        .route(
+            "/nimserver/dic/listEnterptypes.action",
+            post(dic::list_enterptypes),
+        )
         .route("/nimserver/health/liveness.action", any(liveness))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
     api.layer(middleware::from_fn(log_failures))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_answer))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_answer,
+        ))
         .with_state(state)
 }
 
@@ -100,11 +126,17 @@ async fn liveness() -> Answer {
 }
 
 async fn not_found(req: Request) -> Failure {
-    Failure(ApiError::new(Code::NotFound, format!("no such endpoint: {}", req.uri().path())))
+    Failure(ApiError::new(
+        Code::NotFound,
+        format!("no such endpoint: {}", req.uri().path()),
+    ))
 }
 
 async fn method_not_allowed(req: Request) -> Failure {
-    Failure(ApiError::param(format!("method {} not allowed: use POST", req.method())))
+    Failure(ApiError::param(format!(
+        "method {} not allowed: use POST",
+        req.method()
+    )))
 }
 
 fn panic_answer(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

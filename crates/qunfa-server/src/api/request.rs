@@ -24,7 +24,10 @@ pub struct Nim {
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
     match headers.get(name) {
         None => Err(ApiError::param(format!("missing header: {name}"))),
-        Some(v) => v.to_str().map(str::trim).map_err(|_| ApiError::param(format!("bad header: {name}"))),
+        Some(v) => v
+            .to_str()
+            .map(str::trim)
+            .map_err(|_| ApiError::param(format!("bad header: {name}"))),
     }
 }
 
@@ -37,11 +40,17 @@ pub fn endpoint(path: &str) -> &str {
 impl FromRequest<Arc<AppState>> for Nim {
     type Rejection = Failure;
 
-    async fn from_request(req: Request<axum::body::Body>, state: &Arc<AppState>) -> Result<Self, Failure> {
+    async fn from_request(
+        req: Request<axum::body::Body>,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Failure> {
         let (parts, body) = req.into_parts();
         let max = state.config.api.max_body_bytes;
         let too_large = || ApiError::param(format!("request body is larger than {max} bytes"));
-        let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|n| n > max as u64) {
             return Err(too_large().into());
         }
@@ -50,7 +59,11 @@ impl FromRequest<Arc<AppState>> for Nim {
         if appkey.is_empty() {
             return Err(ApiError::param("missing header: AppKey").into());
         }
-        let app = state.apps.get(appkey).await?.ok_or_else(|| ApiError::param("appkey"))?;
+        let app = state
+            .apps
+            .get(appkey)
+            .await?
+            .ok_or_else(|| ApiError::param("appkey"))?;
         let sig = Signature {
             nonce: header(&parts.headers, "Nonce")?,
             curtime: header(&parts.headers, "CurTime")?,
@@ -60,7 +73,11 @@ impl FromRequest<Arc<AppState>> for Nim {
         let curtime = auth::verify(&app, sig, now, state.config.api.curtime_window_secs)?;
 
         let replay_check = state.config.api.replay_check;
-        if replay_check && !state.replay.check_and_record(app.id, sig.nonce, curtime, now) {
+        if replay_check
+            && !state
+                .replay
+                .check_and_record(app.id, sig.nonce, curtime, now)
+        {
             return Err(ApiError::new(Code::Repeated, "repeated request").into());
         }
         let endpoint = endpoint(parts.uri.path());
@@ -69,12 +86,22 @@ impl FromRequest<Arc<AppState>> for Nim {
                 if replay_check {
                     state.replay.forget(app.id, sig.nonce, curtime);
                 }
-                return Err(ApiError::new(Code::RateLimited, format!("too many requests: {key}")).into());
+                return Err(
+                    ApiError::new(Code::RateLimited, format!("too many requests: {key}")).into(),
+                );
             }
         }
 
-        let bytes = Limited::new(body, max).collect().await.map_err(|_| too_large())?.to_bytes();
-        let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let bytes = Limited::new(body, max)
+            .collect()
+            .await
+            .map_err(|_| too_large())?
+            .to_bytes();
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let params = Params::parse(content_type, &bytes)?;
         Ok(Nim { app, params })
     }
@@ -89,13 +116,15 @@ impl Params {
     pub fn parse(content_type: &str, body: &[u8]) -> Result<Params, ApiError> {
         let ct = content_type.trim().to_ascii_lowercase();
         let trimmed = body.trim_ascii();
-        let is_json = ct.starts_with("application/json") || (ct.is_empty() && trimmed.starts_with(b"{"));
+        let is_json =
+            ct.starts_with("application/json") || (ct.is_empty() && trimmed.starts_with(b"{"));
         if trimmed.is_empty() {
             return Ok(Params::default());
         }
         if is_json {
-            let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(trimmed)
-                .map_err(|_| ApiError::param("body is not a JSON object"))?;
+            let map: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_slice(trimmed)
+                    .map_err(|_| ApiError::param("body is not a JSON object"))?;
             let params = map
                 .into_iter()
                 .filter_map(|(k, v)| match v {
@@ -106,8 +135,8 @@ impl Params {
                 .collect();
             return Ok(Params(params));
         }
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_bytes(body).map_err(|_| ApiError::param("body is not form-urlencoded"))?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|_| ApiError::param("body is not form-urlencoded"))?;
         Ok(Params(pairs.into_iter().collect()))
     }
 
@@ -116,7 +145,12 @@ impl Params {
     }
 
     pub fn from_pairs<const N: usize>(pairs: [(&str, &str); N]) -> Params {
-        Params(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+        Params(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        )
     }
 
     /// The raw value, if given (an empty string counts as given).
@@ -150,7 +184,9 @@ impl Params {
             None | Some("") => Ok(default),
             Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
             Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
-            Some(v) => Err(ApiError::param(format!("{name} must be true or false: {v:?}"))),
+            Some(v) => Err(ApiError::param(format!(
+                "{name} must be true or false: {v:?}"
+            ))),
         }
     }
 
@@ -160,13 +196,18 @@ impl Params {
         let values: Vec<serde_json::Value> = serde_json::from_str(raw)
             .map_err(|_| ApiError::param(format!("{name} must be a JSON array of strings")))?;
         if values.len() > max {
-            return Err(ApiError::new(Code::BadParam, format!("{name} has more than {max} entries")));
+            return Err(ApiError::new(
+                Code::BadParam,
+                format!("{name} has more than {max} entries"),
+            ));
         }
         values
             .into_iter()
             .map(|v| match v {
                 serde_json::Value::String(s) => Ok(s),
-                _ => Err(ApiError::param(format!("{name} must be a JSON array of strings"))),
+                _ => Err(ApiError::param(format!(
+                    "{name} must be a JSON array of strings"
+                ))),
             })
             .collect()
     }
@@ -193,7 +234,11 @@ mod tests {
 
     #[test]
     fn form_with_any_charset_spelling() {
-        for ct in ["application/x-www-form-urlencoded;charset=utf-8;", "application/x-www-form-urlencoded; charset=UTF-8", ""] {
+        for ct in [
+            "application/x-www-form-urlencoded;charset=utf-8;",
+            "application/x-www-form-urlencoded; charset=UTF-8",
+            "",
+        ] {
             let p = Params::parse(ct, b"accid=a%40b&name=%E5%BC%A0").unwrap();
             assert_eq!(p.get("accid"), Some("a@b"));
             assert_eq!(p.get("name"), Some("张"));

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use axum::extract::State;
 use qunfa_core::ApiError;
 use qunfa_core::account::{
-    Account, AccountPatch, Accid, NewAccount, Profile, SETTABLE_FIELDS, hash_token, token_or_generate,
+    Accid, Account, AccountPatch, NewAccount, Profile, SETTABLE_FIELDS, hash_token,
+    token_or_generate,
 };
 use qunfa_core::dict::check_id;
 use qunfa_core::store::StoreResult;
@@ -36,7 +37,9 @@ fn profile(params: &Params, allowed: &[&str]) -> Result<Profile, ApiError> {
 fn single<T>(mut results: Vec<StoreResult<T>>) -> Result<T, ApiError> {
     match results.pop() {
         Some(r) => r.map_err(ApiError::from),
-        None => Err(ApiError::internal("store answered no result for one account")),
+        None => Err(ApiError::internal(
+            "store answered no result for one account",
+        )),
     }
 }
 
@@ -45,7 +48,11 @@ pub async fn create(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) ->
     let token = token_or_generate(params.get("token").map(str::to_owned))?;
     let profile = profile(&params, &SETTABLE_FIELDS)?;
     let name = profile.name.clone().unwrap_or_default();
-    let new = NewAccount { token_hash: hash_token(&accid, &token), accid: accid.clone(), profile };
+    let new = NewAccount {
+        token_hash: hash_token(&accid, &token),
+        accid: accid.clone(),
+        profile,
+    };
     single(s.store.create_accounts(app.id, vec![new]).await?)?;
     ok(json!({"info": {"accid": accid, "name": name, "token": token}}))
 }
@@ -59,14 +66,27 @@ pub async fn update(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) ->
         None => None,
     };
     let profile = profile(&params, &["props", "areaid", "enterptypeid"])?;
-    s.store.update_account(app.id, &accid, AccountPatch { token_hash: token, profile, blocked: None }).await?;
+    s.store
+        .update_account(
+            app.id,
+            &accid,
+            AccountPatch {
+                token_hash: token,
+                profile,
+                blocked: None,
+            },
+        )
+        .await?;
     ok(json!({}))
 }
 
 pub async fn refresh_token(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
     let accid = params.accid("accid")?;
     let token = token_or_generate(None)?;
-    let patch = AccountPatch { token_hash: Some(hash_token(&accid, &token)), ..Default::default() };
+    let patch = AccountPatch {
+        token_hash: Some(hash_token(&accid, &token)),
+        ..Default::default()
+    };
     s.store.update_account(app.id, &accid, patch).await?;
     ok(json!({"info": {"accid": accid, "token": token}}))
 }
@@ -77,14 +97,20 @@ pub async fn block(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> 
     // malformed value is refused the same way before and after.
     let _needkick = params.bool("needkick", false)?;
     params.opt_max("kickNotifyExt", 1024)?;
-    let patch = AccountPatch { blocked: Some(true), ..Default::default() };
+    let patch = AccountPatch {
+        blocked: Some(true),
+        ..Default::default()
+    };
     s.store.update_account(app.id, &accid, patch).await?;
     ok(json!({}))
 }
 
 pub async fn unblock(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
     let accid = params.accid("accid")?;
-    let patch = AccountPatch { blocked: Some(false), ..Default::default() };
+    let patch = AccountPatch {
+        blocked: Some(false),
+        ..Default::default()
+    };
     s.store.update_account(app.id, &accid, patch).await?;
     ok(json!({}))
 }
@@ -115,7 +141,10 @@ fn uinfo(a: &Account) -> Value {
 
 pub async fn get_uinfos(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
     let raw = params.string_array("accids", MAX_UINFOS)?;
-    let accids = raw.iter().map(|a| Accid::parse(a, "accids")).collect::<Result<Vec<_>, _>>()?;
+    let accids = raw
+        .iter()
+        .map(|a| Accid::parse(a, "accids"))
+        .collect::<Result<Vec<_>, _>>()?;
     let accounts = s.store.get_accounts(app.id, &accids).await?;
     ok(json!({"uinfos": accounts.iter().map(uinfo).collect::<Vec<_>>()}))
 }
@@ -123,16 +152,32 @@ pub async fn get_uinfos(State(s): State<Arc<AppState>>, Nim { app, params }: Nim
 pub async fn update_uinfo(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
     let accid = params.accid("accid")?;
     params.opt_max("bid", 1024)?;
-    let allowed: Vec<&str> = SETTABLE_FIELDS.iter().copied().filter(|f| *f != "props").collect();
+    let allowed: Vec<&str> = SETTABLE_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| *f != "props")
+        .collect();
     let profile = profile(&params, &allowed)?;
-    s.store.update_account(app.id, &accid, AccountPatch { profile, ..Default::default() }).await?;
+    s.store
+        .update_account(
+            app.id,
+            &accid,
+            AccountPatch {
+                profile,
+                ..Default::default()
+            },
+        )
+        .await?;
     ok(json!({}))
 }
 
 /// One entry of `batchCreate`'s `users`, checked like `user/create`'s parameters.
 fn batch_item(i: usize, v: &Value) -> Result<(NewAccount, String), (String, ApiError)> {
     let Value::Object(obj) = v else {
-        return Err((String::new(), ApiError::param(format!("users[{i}] must be a JSON object"))));
+        return Err((
+            String::new(),
+            ApiError::param(format!("users[{i}] must be a JSON object")),
+        ));
     };
     let mut pairs: Vec<(String, String)> = Vec::with_capacity(obj.len());
     for (k, v) in obj {
@@ -143,25 +188,43 @@ fn batch_item(i: usize, v: &Value) -> Result<(NewAccount, String), (String, ApiE
         };
         pairs.push((k.clone(), s));
     }
-    let given = pairs.iter().find(|(k, _)| k == "accid").map(|(_, v)| v.clone()).unwrap_or_default();
+    let given = pairs
+        .iter()
+        .find(|(k, _)| k == "accid")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let fail = |e: ApiError| (given.clone(), e);
-    if let Some((k, _)) = pairs.iter().find(|(k, _)| k != "accid" && k != "token" && !SETTABLE_FIELDS.contains(&k.as_str())) {
-        return Err(fail(ApiError::param(format!("users[{i}].{k} is not an account field"))));
+    if let Some((k, _)) = pairs
+        .iter()
+        .find(|(k, _)| k != "accid" && k != "token" && !SETTABLE_FIELDS.contains(&k.as_str()))
+    {
+        return Err(fail(ApiError::param(format!(
+            "users[{i}].{k} is not an account field"
+        ))));
     }
     let params = Params::from_iter(pairs);
     let accid = params.accid("accid").map_err(fail)?;
     let token = token_or_generate(params.get("token").map(str::to_owned)).map_err(fail)?;
     let profile = profile(&params, &SETTABLE_FIELDS).map_err(fail)?;
-    Ok((NewAccount { token_hash: hash_token(&accid, &token), accid, profile }, token))
+    Ok((
+        NewAccount {
+            token_hash: hash_token(&accid, &token),
+            accid,
+            profile,
+        },
+        token,
+    ))
 }
 
 /// `user/batchCreate`: up to 1,000 accounts in one durable write, each with its own result.
 pub async fn batch_create(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
     let raw = params.required("users")?;
-    let items: Vec<Value> =
-        serde_json::from_str(raw).map_err(|_| ApiError::param("users must be a JSON array of account objects"))?;
+    let items: Vec<Value> = serde_json::from_str(raw)
+        .map_err(|_| ApiError::param("users must be a JSON array of account objects"))?;
     if items.len() > MAX_BATCH_CREATE {
-        return Err(ApiError::param(format!("users has more than {MAX_BATCH_CREATE} entries")).into());
+        return Err(
+            ApiError::param(format!("users has more than {MAX_BATCH_CREATE} entries")).into(),
+        );
     }
     let mut results: Vec<Value> = Vec::with_capacity(items.len());
     let mut to_create = Vec::new();
@@ -173,7 +236,9 @@ pub async fn batch_create(State(s): State<Arc<AppState>>, Nim { app, params }: N
                 slots.push(i);
                 to_create.push(acc);
             }
-            Err((given, e)) => results.push(json!({"accid": given, "code": e.code.as_u16(), "desc": e.desc})),
+            Err((given, e)) => {
+                results.push(json!({"accid": given, "code": e.code.as_u16(), "desc": e.desc}))
+            }
         }
     }
     let stored = s.store.create_accounts(app.id, to_create).await?;

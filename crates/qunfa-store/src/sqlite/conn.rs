@@ -45,7 +45,11 @@ where
             Err(e) => Err(internal(e)),
             Ok(()) => {
                 let r = f(conn);
-                let end = if r.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+                let end = if r.is_ok() {
+                    "RELEASE job"
+                } else {
+                    "ROLLBACK TO job; RELEASE job"
+                };
                 match conn.execute_batch(end) {
                     Ok(()) => r,
                     Err(e) => Err(internal(e)),
@@ -104,7 +108,11 @@ pub(crate) fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection>
 
 impl Db {
     /// Opens the database, applies migrations, and starts the writer thread.
-    pub(crate) fn open(path: &Path, synchronous_full: bool, migrations: &[&str]) -> StoreResult<Db> {
+    pub(crate) fn open(
+        path: &Path,
+        synchronous_full: bool,
+        migrations: &[&str],
+    ) -> StoreResult<Db> {
         let conn = open(path, false).map_err(internal)?;
         let sync = if synchronous_full { "FULL" } else { "NORMAL" };
         conn.execute_batch(&format!(
@@ -117,8 +125,14 @@ impl Db {
             .name("qunfa-sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx))
             .map_err(internal)?;
-        let readers = Arc::new(Readers { path: path.to_owned(), idle: Mutex::new(Vec::new()) });
-        Ok(Db { writer: tx, readers })
+        let readers = Arc::new(Readers {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+        });
+        Ok(Db {
+            writer: tx,
+            readers,
+        })
     }
 
     /// Runs `f` in the writer's next transaction and answers once that committed.
@@ -131,7 +145,8 @@ impl Db {
         self.writer
             .send(Box::new(WriteJob { f, reply }))
             .map_err(|_| internal("sqlite writer stopped"))?;
-        rx.await.map_err(|_| internal("sqlite writer dropped a write"))?
+        rx.await
+            .map_err(|_| internal("sqlite writer dropped a write"))?
     }
 
     /// Runs `f` on a read connection off the async runtime.

@@ -6,7 +6,7 @@ mod conn;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use qunfa_core::account::{Account, AccountPatch, Accid, NewAccount, Profile};
+use qunfa_core::account::{Accid, Account, AccountPatch, NewAccount, Profile};
 use qunfa_core::auth::App;
 use qunfa_core::dict::{Area, Enterptype};
 use qunfa_core::store::{IndexEntry, Store, StoreError, StoreResult};
@@ -27,7 +27,9 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions { synchronous_full: true }
+        SqliteOptions {
+            synchronous_full: true,
+        }
     }
 }
 
@@ -39,14 +41,21 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) `DATA_DIR/qunfa.sqlite3`.
     pub fn open_dir(data_dir: &Path, opts: &SqliteOptions) -> StoreResult<SqliteStore> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| internal(format!("cannot create data dir {}: {e}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            internal(format!(
+                "cannot create data dir {}: {e}",
+                data_dir.display()
+            ))
+        })?;
         Self::open(&data_dir.join(DB_FILE), opts)
     }
 
     pub fn open(path: &Path, opts: &SqliteOptions) -> StoreResult<SqliteStore> {
         let db = Db::open(path, opts.synchronous_full, MIGRATIONS)?;
-        Ok(SqliteStore { db, path: path.to_owned() })
+        Ok(SqliteStore {
+            db,
+            path: path.to_owned(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -81,7 +90,12 @@ fn nonempty(v: &Option<String>) -> Option<&str> {
 
 fn check_dict_refs(conn: &Connection, app: i64, p: &Profile) -> StoreResult<()> {
     if let Some(areaid) = nonempty(&p.areaid) {
-        if !exists(conn, "SELECT 1 FROM areas WHERE app_id = ?1 AND areaid = ?2", app, areaid)? {
+        if !exists(
+            conn,
+            "SELECT 1 FROM areas WHERE app_id = ?1 AND areaid = ?2",
+            app,
+            areaid,
+        )? {
             return Err(StoreError::UnknownArea(areaid.to_owned()));
         }
     }
@@ -101,11 +115,12 @@ fn exists(conn: &Connection, sql: &str, app: i64, key: &str) -> StoreResult<bool
 
 fn first_string(conn: &Connection, sql: &str, app: i64, key: &str) -> StoreResult<Option<String>> {
     let mut st = conn.prepare_cached(sql).map_err(internal)?;
-    st.query_row(params![app, key], |r| r.get(0)).optional().map_err(internal)
+    st.query_row(params![app, key], |r| r.get(0))
+        .optional()
+        .map_err(internal)
 }
 
-const ACCOUNT_COLS: &str =
-    "accid, ordinal, name, icon, sign, email, birth, mobile, gender, ex, props, areaid, enterptypeid, blocked";
+const ACCOUNT_COLS: &str = "accid, ordinal, name, icon, sign, email, birth, mobile, gender, ex, props, areaid, enterptypeid, blocked";
 
 fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account {
@@ -142,7 +157,14 @@ impl Store for SqliteStore {
                     params![appkey, secret, name, created_ms],
                 )
                 .map_err(internal)?;
-                Ok(App { id: c.last_insert_rowid(), appkey, secret, name, disabled: false, created_ms })
+                Ok(App {
+                    id: c.last_insert_rowid(),
+                    appkey,
+                    secret,
+                    name,
+                    disabled: false,
+                    created_ms,
+                })
             })
             .await
     }
@@ -150,7 +172,9 @@ impl Store for SqliteStore {
     async fn list_apps(&self) -> StoreResult<Vec<App>> {
         self.db
             .read(|c| {
-                let mut st = c.prepare_cached(&format!("SELECT {APP_COLS} FROM apps ORDER BY id")).map_err(internal)?;
+                let mut st = c
+                    .prepare_cached(&format!("SELECT {APP_COLS} FROM apps ORDER BY id"))
+                    .map_err(internal)?;
                 let rows = st.query_map([], app_from_row).map_err(internal)?;
                 rows.collect::<Result<_, _>>().map_err(internal)
             })
@@ -162,7 +186,9 @@ impl Store for SqliteStore {
         self.db
             .read(move |c| {
                 let sql = format!("SELECT {APP_COLS} FROM apps WHERE appkey = ?1");
-                c.query_row(&sql, [appkey], app_from_row).optional().map_err(internal)
+                c.query_row(&sql, [appkey], app_from_row)
+                    .optional()
+                    .map_err(internal)
             })
             .await
     }
@@ -172,7 +198,10 @@ impl Store for SqliteStore {
         self.db
             .write(move |c| {
                 let n = c
-                    .execute("UPDATE apps SET disabled = ?1 WHERE appkey = ?2", params![disabled, appkey])
+                    .execute(
+                        "UPDATE apps SET disabled = ?1 WHERE appkey = ?2",
+                        params![disabled, appkey],
+                    )
                     .map_err(internal)?;
                 if n == 0 {
                     return Err(StoreError::NotFound(format!("app {appkey}")));
@@ -183,7 +212,11 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn create_accounts(&self, app: i64, accounts: Vec<NewAccount>) -> StoreResult<Vec<StoreResult<u32>>> {
+    async fn create_accounts(
+        &self,
+        app: i64,
+        accounts: Vec<NewAccount>,
+    ) -> StoreResult<Vec<StoreResult<u32>>> {
         self.db
             .write(move |c| {
                 let mut next: u32 = c
@@ -239,7 +272,12 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn update_account(&self, app: i64, accid: &Accid, patch: AccountPatch) -> StoreResult<()> {
+    async fn update_account(
+        &self,
+        app: i64,
+        accid: &Accid,
+        patch: AccountPatch,
+    ) -> StoreResult<()> {
         let accid = accid.clone();
         self.db
             .write(move |c| {
@@ -284,14 +322,20 @@ impl Store for SqliteStore {
                 let sql = if sets.is_empty() {
                     "SELECT 1 FROM accounts WHERE app_id = ?1 AND accid = ?2".to_owned()
                 } else {
-                    format!("UPDATE accounts SET {} WHERE app_id = ?1 AND accid = ?2", sets.join(", "))
+                    format!(
+                        "UPDATE accounts SET {} WHERE app_id = ?1 AND accid = ?2",
+                        sets.join(", ")
+                    )
                 };
-                let mut all: Vec<rusqlite::types::Value> = vec![V::Integer(app), V::Text(accid.to_string())];
+                let mut all: Vec<rusqlite::types::Value> =
+                    vec![V::Integer(app), V::Text(accid.to_string())];
                 all.extend(values);
                 let found = if sets.is_empty() {
-                    c.prepare(&sql).and_then(|mut s| s.exists(rusqlite::params_from_iter(all)))
+                    c.prepare(&sql)
+                        .and_then(|mut s| s.exists(rusqlite::params_from_iter(all)))
                 } else {
-                    c.execute(&sql, rusqlite::params_from_iter(all)).map(|n| n > 0)
+                    c.execute(&sql, rusqlite::params_from_iter(all))
+                        .map(|n| n > 0)
                 }
                 .map_err(internal)?;
                 if !found {
@@ -306,12 +350,15 @@ impl Store for SqliteStore {
         let accids = accids.to_vec();
         self.db
             .read(move |c| {
-                let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE app_id = ?1 AND accid = ?2");
+                let sql =
+                    format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE app_id = ?1 AND accid = ?2");
                 let mut st = c.prepare_cached(&sql).map_err(internal)?;
                 let mut out = Vec::with_capacity(accids.len());
                 for a in &accids {
-                    if let Some(acc) =
-                        st.query_row(params![app, a.as_str()], account_from_row).optional().map_err(internal)?
+                    if let Some(acc) = st
+                        .query_row(params![app, a.as_str()], account_from_row)
+                        .optional()
+                        .map_err(internal)?
                     {
                         out.push(acc);
                     }
@@ -326,10 +373,14 @@ impl Store for SqliteStore {
         self.db
             .read(move |c| {
                 let mut st = c
-                    .prepare_cached("SELECT token_hash FROM accounts WHERE app_id = ?1 AND accid = ?2")
+                    .prepare_cached(
+                        "SELECT token_hash FROM accounts WHERE app_id = ?1 AND accid = ?2",
+                    )
                     .map_err(internal)?;
-                let h: Option<Vec<u8>> =
-                    st.query_row(params![app, accid.as_str()], |r| r.get(0)).optional().map_err(internal)?;
+                let h: Option<Vec<u8>> = st
+                    .query_row(params![app, accid.as_str()], |r| r.get(0))
+                    .optional()
+                    .map_err(internal)?;
                 Ok(h.and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok()))
             })
             .await
@@ -362,11 +413,21 @@ impl Store for SqliteStore {
     async fn create_area(&self, app: i64, area: Area) -> StoreResult<()> {
         self.db
             .write(move |c| {
-                if exists(c, "SELECT 1 FROM areas WHERE app_id = ?1 AND areaid = ?2", app, &area.areaid)? {
+                if exists(
+                    c,
+                    "SELECT 1 FROM areas WHERE app_id = ?1 AND areaid = ?2",
+                    app,
+                    &area.areaid,
+                )? {
                     return Err(StoreError::AlreadyExists(format!("areaid {}", area.areaid)));
                 }
                 if let Some(parent) = &area.parentid {
-                    if !exists(c, "SELECT 1 FROM areas WHERE app_id = ?1 AND areaid = ?2", app, parent)? {
+                    if !exists(
+                        c,
+                        "SELECT 1 FROM areas WHERE app_id = ?1 AND areaid = ?2",
+                        app,
+                        parent,
+                    )? {
                         return Err(StoreError::UnknownParent(parent.clone()));
                     }
                 }
@@ -390,7 +451,12 @@ impl Store for SqliteStore {
         let areaid = areaid.to_owned();
         self.db
             .write(move |c| {
-                if !exists(c, "SELECT 1 FROM areas WHERE app_id = ?1 AND areaid = ?2", app, &areaid)? {
+                if !exists(
+                    c,
+                    "SELECT 1 FROM areas WHERE app_id = ?1 AND areaid = ?2",
+                    app,
+                    &areaid,
+                )? {
                     return Err(StoreError::NotFound(format!("areaid {areaid}")));
                 }
                 if let Some(Some(parent)) = &parentid {
@@ -403,9 +469,13 @@ impl Store for SqliteStore {
                         }
                         let up: Option<Option<String>> = {
                             let mut st = c
-                                .prepare_cached("SELECT parentid FROM areas WHERE app_id = ?1 AND areaid = ?2")
+                                .prepare_cached(
+                                    "SELECT parentid FROM areas WHERE app_id = ?1 AND areaid = ?2",
+                                )
                                 .map_err(internal)?;
-                            st.query_row(params![app, id], |r| r.get(0)).optional().map_err(internal)?
+                            st.query_row(params![app, id], |r| r.get(0))
+                                .optional()
+                                .map_err(internal)?
                         };
                         match up {
                             None if first => return Err(StoreError::UnknownParent(parent.clone())),
@@ -440,14 +510,21 @@ impl Store for SqliteStore {
             .write(move |c| {
                 let sql = "SELECT areaid FROM areas WHERE app_id = ?1 AND parentid = ?2 LIMIT 1";
                 if let Some(child) = first_string(c, sql, app, &areaid)? {
-                    return Err(StoreError::InUse(format!("areaid {areaid} is the parent of area {child}")));
+                    return Err(StoreError::InUse(format!(
+                        "areaid {areaid} is the parent of area {child}"
+                    )));
                 }
                 let sql = "SELECT accid FROM accounts WHERE app_id = ?1 AND areaid = ?2 LIMIT 1";
                 if let Some(accid) = first_string(c, sql, app, &areaid)? {
-                    return Err(StoreError::InUse(format!("areaid {areaid} is used by account {accid}")));
+                    return Err(StoreError::InUse(format!(
+                        "areaid {areaid} is used by account {accid}"
+                    )));
                 }
                 let n = c
-                    .execute("DELETE FROM areas WHERE app_id = ?1 AND areaid = ?2", params![app, areaid])
+                    .execute(
+                        "DELETE FROM areas WHERE app_id = ?1 AND areaid = ?2",
+                        params![app, areaid],
+                    )
                     .map_err(internal)?;
                 if n == 0 {
                     return Err(StoreError::NotFound(format!("areaid {areaid}")));
@@ -476,7 +553,10 @@ impl Store for SqliteStore {
             .write(move |c| {
                 let sql = "SELECT 1 FROM enterptypes WHERE app_id = ?1 AND enterptypeid = ?2";
                 if exists(c, sql, app, &t.enterptypeid)? {
-                    return Err(StoreError::AlreadyExists(format!("enterptypeid {}", t.enterptypeid)));
+                    return Err(StoreError::AlreadyExists(format!(
+                        "enterptypeid {}",
+                        t.enterptypeid
+                    )));
                 }
                 c.execute(
                     "INSERT INTO enterptypes (app_id, enterptypeid, name) VALUES (?1, ?2, ?3)",
@@ -510,12 +590,18 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.db
             .write(move |c| {
-                let sql = "SELECT accid FROM accounts WHERE app_id = ?1 AND enterptypeid = ?2 LIMIT 1";
+                let sql =
+                    "SELECT accid FROM accounts WHERE app_id = ?1 AND enterptypeid = ?2 LIMIT 1";
                 if let Some(accid) = first_string(c, sql, app, &id)? {
-                    return Err(StoreError::InUse(format!("enterptypeid {id} is used by account {accid}")));
+                    return Err(StoreError::InUse(format!(
+                        "enterptypeid {id} is used by account {accid}"
+                    )));
                 }
                 let n = c
-                    .execute("DELETE FROM enterptypes WHERE app_id = ?1 AND enterptypeid = ?2", params![app, id])
+                    .execute(
+                        "DELETE FROM enterptypes WHERE app_id = ?1 AND enterptypeid = ?2",
+                        params![app, id],
+                    )
                     .map_err(internal)?;
                 if n == 0 {
                     return Err(StoreError::NotFound(format!("enterptypeid {id}")));

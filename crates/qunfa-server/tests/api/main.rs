@@ -1,0 +1,8 @@
+//! Integration tests: the real server on 127.0.0.1:0 over real HTTP, driven by the signing
+//! client. One test binary (this one) so linking stays fast.
+
+mod auth;
+mod contract;
+mod dic;
+mod harness;
+mod user;
