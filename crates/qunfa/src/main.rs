@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "qunfa", version, about = "Self-hosted NIM-compatible messaging server for targeted mass messaging")]
+#[command(
+    name = "qunfa",
+    version,
+    about = "Self-hosted NIM-compatible messaging server for targeted mass messaging"
+)]
 struct Cli {
     /// TOML config file (see qunfa.example.toml).
     #[arg(long, global = true, env = "QUNFA_CONFIG", value_name = "FILE")]
@@ -44,14 +48,20 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let ctx = cmd::Ctx { config_file: cli.config, data_dir: cli.data_dir };
+    let ctx = cmd::Ctx {
+        config_file: cli.config,
+        data_dir: cli.data_dir,
+    };
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => cmd::serve::run(&ctx, args).await,

@@ -47,10 +47,16 @@ fn print_apps(apps: &[App], as_json: bool) {
         println!("{}", serde_json::Value::Array(list));
         return;
     }
-    println!("{:<32}  {:<32}  {:<8}  NAME", "APPKEY", "APPSECRET", "STATE");
+    println!(
+        "{:<32}  {:<32}  {:<8}  NAME",
+        "APPKEY", "APPSECRET", "STATE"
+    );
     for a in apps {
         let state = if a.disabled { "disabled" } else { "enabled" };
-        println!("{:<32}  {:<32}  {:<8}  {}", a.appkey, a.secret, state, a.name);
+        println!(
+            "{:<32}  {:<32}  {:<8}  {}",
+            a.appkey, a.secret, state, a.name
+        );
     }
 }
 
@@ -69,8 +75,12 @@ pub async fn run(ctx: &Ctx, cmd: AppCmd) -> anyhow::Result<ExitCode> {
             }
         }
         AppCmd::List { json } => print_apps(&store.list_apps().await?, json),
-        AppCmd::Disable { appkey, json } => print_apps(&[store.set_app_disabled(&appkey, true).await?], json),
-        AppCmd::Enable { appkey, json } => print_apps(&[store.set_app_disabled(&appkey, false).await?], json),
+        AppCmd::Disable { appkey, json } => {
+            print_apps(&[store.set_app_disabled(&appkey, true).await?], json)
+        }
+        AppCmd::Enable { appkey, json } => {
+            print_apps(&[store.set_app_disabled(&appkey, false).await?], json)
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -81,7 +81,11 @@ fn generate(users: u64, dir: &std::path::Path) -> anyhow::Result<()> {
         } else {
             (2 + rng.below(PROVINCES - 1), 1 + rng.below(CITIES))
         };
-        let t = if rng.below(10) == 0 { 1 } else { 2 + rng.below(TYPES - 1) };
+        let t = if rng.below(10) == 0 {
+            1
+        } else {
+            2 + rng.below(TYPES - 1)
+        };
         writeln!(out, "u{i:07},tok{i:07},User {i},p{p:02}c{c:02},t{t:02}")?;
     }
     out.flush()?;

@@ -24,7 +24,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<ExitCode> {
     let client = args.target.client(ctx).await?;
     let mut pairs = Vec::new();
     for p in &args.params {
-        let (k, v) = p.split_once('=').with_context(|| format!("parameter {p:?} is not key=value"))?;
+        let (k, v) = p
+            .split_once('=')
+            .with_context(|| format!("parameter {p:?} is not key=value"))?;
         pairs.push((k.to_owned(), v.to_owned()));
     }
     let answer = if args.json {
@@ -35,11 +37,20 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<ExitCode> {
                 (k, val)
             })
             .collect();
-        client.call_json(&args.endpoint, &serde_json::Value::Object(obj)).await?
+        client
+            .call_json(&args.endpoint, &serde_json::Value::Object(obj))
+            .await?
     } else {
-        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let refs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         client.call(&args.endpoint, &refs).await?
     };
     println!("{}", serde_json::to_string_pretty(&answer)?);
-    Ok(if answer["code"] == 200 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if answer["code"] == 200 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

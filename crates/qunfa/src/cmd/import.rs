@@ -59,14 +59,28 @@ pub enum ImportCmd {
 
 pub async fn run(ctx: &Ctx, cmd: ImportCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        ImportCmd::Users { file, batch, parallel, max_calls_per_sec, restart, target } => {
+        ImportCmd::Users {
+            file,
+            batch,
+            parallel,
+            max_calls_per_sec,
+            restart,
+            target,
+        } => {
             anyhow::ensure!((1..=1000).contains(&batch), "--batch must be 1 to 1000");
             let client = target.client(ctx).await?;
-            let opts = UserImport { batch, parallel: parallel.max(1), max_calls_per_sec: max_calls_per_sec.max(1), restart };
+            let opts = UserImport {
+                batch,
+                parallel: parallel.max(1),
+                max_calls_per_sec: max_calls_per_sec.max(1),
+                restart,
+            };
             import_users(&client, &file, &opts).await
         }
         ImportCmd::Areas { file, target } => import_areas(&target.client(ctx).await?, &file).await,
-        ImportCmd::Enterptypes { file, target } => import_enterptypes(&target.client(ctx).await?, &file).await,
+        ImportCmd::Enterptypes { file, target } => {
+            import_enterptypes(&target.client(ctx).await?, &file).await
+        }
     }
 }
 
@@ -95,7 +109,11 @@ struct LogProgress {
 
 impl LogProgress {
     fn new() -> Self {
-        LogProgress { last: Instant::now(), start: Instant::now(), enabled: !std::io::stderr().is_terminal() }
+        LogProgress {
+            last: Instant::now(),
+            start: Instant::now(),
+            enabled: !std::io::stderr().is_terminal(),
+        }
     }
     fn tick(&mut self, done: u64, total: u64) {
         if self.enabled && self.last.elapsed() >= Duration::from_secs(5) {
@@ -123,7 +141,11 @@ struct Tally {
 /// One batch's rows: (row number, account object).
 type Rows = Vec<(u64, Map<String, Value>)>;
 
-async fn import_users(client: &NimClient, file: &Path, opts: &UserImport) -> anyhow::Result<ExitCode> {
+async fn import_users(
+    client: &NimClient,
+    file: &Path,
+    opts: &UserImport,
+) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let total = count_rows(file)?;
     let progress_path = sibling(file, ".progress");
@@ -133,21 +155,30 @@ async fn import_users(client: &NimClient, file: &Path, opts: &UserImport) -> any
         0
     } else {
         match std::fs::read_to_string(&progress_path) {
-            Ok(s) => s.trim().parse().with_context(|| format!("{} is corrupt", progress_path.display()))?,
+            Ok(s) => s
+                .trim()
+                .parse()
+                .with_context(|| format!("{} is corrupt", progress_path.display()))?,
             Err(_) => 0,
         }
     };
     if done_before > 0 {
-        eprintln!("resuming after row {done_before} (from {}; --restart to start over)", progress_path.display());
+        eprintln!(
+            "resuming after row {done_before} (from {}; --restart to start over)",
+            progress_path.display()
+        );
     }
     // Tokens qunfa generated for rows without one, recorded before they are sent, so a resumed
-    // import re-sends the same token for a batch whose answer was lost.
+    // import re-sends the same token for a batch whose answer was lost, and `--restart` keeps
+    // the tokens already stored instead of replacing the file with ones the server refused.
     let mut pending_tokens: HashMap<u64, String> = HashMap::new();
-    if done_before > 0 && tokens_path.exists() {
+    if tokens_path.exists() {
         let mut r = csv::Reader::from_path(&tokens_path)?;
         for rec in r.records() {
             let rec = rec?;
-            if let (Some(row), Some(token)) = (rec.get(0).and_then(|r| r.parse::<u64>().ok()), rec.get(2)) {
+            if let (Some(row), Some(token)) =
+                (rec.get(0).and_then(|r| r.parse::<u64>().ok()), rec.get(2))
+            {
                 if row > done_before {
                     pending_tokens.insert(row, token.to_owned());
                 }
@@ -155,28 +186,52 @@ async fn import_users(client: &NimClient, file: &Path, opts: &UserImport) -> any
         }
     }
     let tokens_new = !tokens_path.exists() || opts.restart;
-    let mut tokens = OpenOptions::new().create(true).append(!opts.restart).write(true).truncate(opts.restart).open(&tokens_path)?;
+    let mut tokens = OpenOptions::new()
+        .create(true)
+        .append(!opts.restart)
+        .write(true)
+        .truncate(opts.restart)
+        .open(&tokens_path)?;
     if tokens_new {
         writeln!(tokens, "row,accid,token")?;
     }
-    let mut errors = OpenOptions::new().create(true).append(true).open(&errors_path)?;
+    let mut errors = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&errors_path)?;
 
-    let mut reader = csv::Reader::from_path(file).with_context(|| format!("opening {}", file.display()))?;
-    let headers: Vec<String> = reader.headers()?.iter().map(|h| h.trim().to_owned()).collect();
+    let mut reader =
+        csv::Reader::from_path(file).with_context(|| format!("opening {}", file.display()))?;
+    let headers: Vec<String> = reader
+        .headers()?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
     for h in &headers {
         if h != "accid" && h != "token" && !SETTABLE_FIELDS.contains(&h.as_str()) {
-            bail!("{}: unknown column {h:?} (known: accid, token, {})", file.display(), SETTABLE_FIELDS.join(", "));
+            bail!(
+                "{}: unknown column {h:?} (known: accid, token, {})",
+                file.display(),
+                SETTABLE_FIELDS.join(", ")
+            );
         }
     }
-    anyhow::ensure!(headers.iter().any(|h| h == "accid"), "{}: no accid column", file.display());
+    anyhow::ensure!(
+        headers.iter().any(|h| h == "accid"),
+        "{}: no accid column",
+        file.display()
+    );
     let has_token = headers.iter().any(|h| h == "token");
 
     let pb = progress_bar(total, "users");
     pb.set_position(done_before.min(total));
     let mut log = LogProgress::new();
     let mut tally = Tally::default();
-    let mut inflight: VecDeque<(u64, tokio::task::JoinHandle<anyhow::Result<(Rows, Value)>>)> = VecDeque::new();
-    let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(opts.max_calls_per_sec)));
+    let mut inflight: VecDeque<(u64, tokio::task::JoinHandle<anyhow::Result<(Rows, Value)>>)> =
+        VecDeque::new();
+    let mut pace = tokio::time::interval(Duration::from_secs_f64(
+        1.0 / f64::from(opts.max_calls_per_sec),
+    ));
     pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut records = reader.records();
     let mut row: u64 = 0;
@@ -195,7 +250,9 @@ async fn import_users(client: &NimClient, file: &Path, opts: &UserImport) -> any
                 }
             }
             if !has_token || !obj.contains_key("token") {
-                let token = pending_tokens.remove(&row).unwrap_or_else(|| qunfa_core::random_hex(16));
+                let token = pending_tokens
+                    .remove(&row)
+                    .unwrap_or_else(|| qunfa_core::random_hex(16));
                 let accid = obj.get("accid").and_then(Value::as_str).unwrap_or("");
                 writeln!(tokens, "{row},{},{token}", accid.to_ascii_lowercase())?;
                 obj.insert("token".into(), Value::String(token));
@@ -212,13 +269,34 @@ async fn import_users(client: &NimClient, file: &Path, opts: &UserImport) -> any
         pace.tick().await;
         let last_row = batch.last().map(|(r, _)| *r).unwrap_or(row);
         let c = client.clone();
-        inflight.push_back((last_row, tokio::spawn(async move { send_batch(&c, batch).await })));
+        inflight.push_back((
+            last_row,
+            tokio::spawn(async move { send_batch(&c, batch).await }),
+        ));
         while inflight.len() >= opts.parallel {
-            settle(&mut inflight, &mut tally, &mut errors, &progress_path, &pb, &mut log, total).await?;
+            settle(
+                &mut inflight,
+                &mut tally,
+                &mut errors,
+                &progress_path,
+                &pb,
+                &mut log,
+                total,
+            )
+            .await?;
         }
     }
     while !inflight.is_empty() {
-        settle(&mut inflight, &mut tally, &mut errors, &progress_path, &pb, &mut log, total).await?;
+        settle(
+            &mut inflight,
+            &mut tally,
+            &mut errors,
+            &progress_path,
+            &pb,
+            &mut log,
+            total,
+        )
+        .await?;
     }
     pb.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
@@ -231,8 +309,16 @@ async fn import_users(client: &NimClient, file: &Path, opts: &UserImport) -> any
         tally.existed,
         tally.failed
     );
-    if tokens_new || !pending_tokens.is_empty() || std::fs::metadata(&tokens_path).map(|m| m.len() > 16).unwrap_or(false) {
-        println!("tokens generated for rows without one: {}", tokens_path.display());
+    if tokens_new
+        || !pending_tokens.is_empty()
+        || std::fs::metadata(&tokens_path)
+            .map(|m| m.len() > 16)
+            .unwrap_or(false)
+    {
+        println!(
+            "tokens generated for rows without one: {}",
+            tokens_path.display()
+        );
     }
     if tally.failed > 0 {
         println!("failures, one per row: {}", errors_path.display());
@@ -251,10 +337,19 @@ async fn settle(
     log: &mut LogProgress,
     total: u64,
 ) -> anyhow::Result<()> {
-    let Some((last_row, handle)) = inflight.pop_front() else { return Ok(()) };
+    let Some((last_row, handle)) = inflight.pop_front() else {
+        return Ok(());
+    };
     let (rows, answer) = handle.await.context("import task failed")??;
-    let results = answer["data"]["results"].as_array().context("batchCreate answered without data.results")?;
-    anyhow::ensure!(results.len() == rows.len(), "batchCreate answered {} results for {} rows", results.len(), rows.len());
+    let results = answer["data"]["results"]
+        .as_array()
+        .context("batchCreate answered without data.results")?;
+    anyhow::ensure!(
+        results.len() == rows.len(),
+        "batchCreate answered {} results for {} rows",
+        results.len(),
+        rows.len()
+    );
     for ((row, obj), r) in rows.iter().zip(results) {
         match (r["code"].as_u64(), r["desc"].as_str()) {
             (Some(200), _) => tally.created += 1,
@@ -288,11 +383,15 @@ async fn send_batch(client: &NimClient, rows: Rows) -> anyhow::Result<(Rows, Val
         let outcome = client.call_json("user/batchCreate", &body).await;
         match outcome {
             Ok(answer) if answer["code"] == 200 => return Ok((rows, answer)),
-            Ok(answer) if matches!(answer["code"].as_u64(), Some(416 | 500 | 503)) && attempt < 10 => {
+            Ok(answer)
+                if matches!(answer["code"].as_u64(), Some(416 | 500 | 503)) && attempt < 10 =>
+            {
                 tracing::debug!(attempt, answer = %answer, "batch refused, retrying");
             }
             Ok(answer) => bail!("batchCreate failed: {answer}"),
-            Err(e) if attempt < 10 => tracing::debug!(attempt, error = %e, "batch failed, retrying"),
+            Err(e) if attempt < 10 => {
+                tracing::debug!(attempt, error = %e, "batch failed, retrying")
+            }
             Err(e) => return Err(e),
         }
         tokio::time::sleep(delay).await;
@@ -317,14 +416,55 @@ fn count_rows(file: &Path) -> anyhow::Result<u64> {
     Ok(n.saturating_sub(1))
 }
 
+/// Calls per second the dictionary imports make: half the server's default limit per group.
+const DIC_CALLS_PER_SEC: u32 = 50;
+
+fn dic_pace() -> tokio::time::Interval {
+    let mut pace = tokio::time::interval(Duration::from_secs(1) / DIC_CALLS_PER_SEC);
+    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    pace
+}
+
+/// One dictionary call, paced under the rate limit and retried while it answers 416 (a server
+/// with a lower limit, or other clients of the same app).
+async fn dic_call(
+    client: &NimClient,
+    pace: &mut tokio::time::Interval,
+    endpoint: &str,
+    params: &[(&str, &str)],
+) -> anyhow::Result<Value> {
+    let mut delay = Duration::from_millis(250);
+    for _ in 1..10 {
+        pace.tick().await;
+        let answer = client.call(endpoint, params).await?;
+        if answer["code"] != 416 {
+            return Ok(answer);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(15));
+    }
+    pace.tick().await;
+    client.call(endpoint, params).await
+}
+
 /// Creates an entry, or updates it when it exists: re-running an import is harmless.
-async fn upsert(client: &NimClient, kind: &str, create: &[(&str, &str)], update: &[(&str, &str)]) -> anyhow::Result<&'static str> {
-    let a = client.call(&format!("dic/create{kind}"), create).await?;
+async fn upsert(
+    client: &NimClient,
+    pace: &mut tokio::time::Interval,
+    kind: &str,
+    create: &[(&str, &str)],
+    update: &[(&str, &str)],
+) -> anyhow::Result<&'static str> {
+    let a = dic_call(client, pace, &format!("dic/create{kind}"), create).await?;
     if a["code"] == 200 {
         return Ok("created");
     }
-    if a["code"] == 414 && a["desc"].as_str().is_some_and(|d| d.ends_with("already exists")) {
-        let u = client.call(&format!("dic/update{kind}"), update).await?;
+    if a["code"] == 414
+        && a["desc"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("already exists"))
+    {
+        let u = dic_call(client, pace, &format!("dic/update{kind}"), update).await?;
         if u["code"] == 200 {
             return Ok("updated");
         }
@@ -334,15 +474,27 @@ async fn upsert(client: &NimClient, kind: &str, create: &[(&str, &str)], update:
 }
 
 fn read_csv(file: &Path, columns: &[&str]) -> anyhow::Result<Vec<HashMap<String, String>>> {
-    let mut r = csv::Reader::from_path(file).with_context(|| format!("opening {}", file.display()))?;
+    let mut r =
+        csv::Reader::from_path(file).with_context(|| format!("opening {}", file.display()))?;
     let headers: Vec<String> = r.headers()?.iter().map(|h| h.trim().to_owned()).collect();
     for h in &headers {
-        anyhow::ensure!(columns.contains(&h.as_str()), "{}: unknown column {h:?} (expected {})", file.display(), columns.join(","));
+        anyhow::ensure!(
+            columns.contains(&h.as_str()),
+            "{}: unknown column {h:?} (expected {})",
+            file.display(),
+            columns.join(",")
+        );
     }
     let mut out = Vec::new();
     for rec in r.records() {
         let rec = rec?;
-        out.push(headers.iter().cloned().zip(rec.iter().map(|v| v.trim().to_owned())).collect());
+        out.push(
+            headers
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(|v| v.trim().to_owned()))
+                .collect(),
+        );
     }
     Ok(out)
 }
@@ -350,7 +502,10 @@ fn read_csv(file: &Path, columns: &[&str]) -> anyhow::Result<Vec<HashMap<String,
 async fn import_areas(client: &NimClient, file: &Path) -> anyhow::Result<ExitCode> {
     let rows = read_csv(file, &["areaid", "name", "parentid"])?;
     // Parents before children, whatever the file's order.
-    let ids: HashSet<&str> = rows.iter().filter_map(|r| r.get("areaid").map(String::as_str)).collect();
+    let ids: HashSet<&str> = rows
+        .iter()
+        .filter_map(|r| r.get("areaid").map(String::as_str))
+        .collect();
     let mut placed: HashSet<&str> = HashSet::new();
     let mut order = Vec::with_capacity(rows.len());
     while order.len() < rows.len() {
@@ -358,42 +513,70 @@ async fn import_areas(client: &NimClient, file: &Path) -> anyhow::Result<ExitCod
         for r in &rows {
             let id = r.get("areaid").map(String::as_str).unwrap_or("");
             let parent = r.get("parentid").map(String::as_str).unwrap_or("");
-            if !placed.contains(id) && (parent.is_empty() || !ids.contains(parent) || placed.contains(parent)) {
+            if !placed.contains(id)
+                && (parent.is_empty() || !ids.contains(parent) || placed.contains(parent))
+            {
                 placed.insert(id);
                 order.push(r);
             }
         }
         if order.len() == before {
-            let stuck: Vec<&str> = rows.iter().filter_map(|r| r.get("areaid").map(String::as_str)).filter(|id| !placed.contains(id)).collect();
-            bail!("{}: these areas form a parent cycle: {}", file.display(), stuck.join(", "));
+            let stuck: Vec<&str> = rows
+                .iter()
+                .filter_map(|r| r.get("areaid").map(String::as_str))
+                .filter(|id| !placed.contains(id))
+                .collect();
+            bail!(
+                "{}: these areas form a parent cycle: {}",
+                file.display(),
+                stuck.join(", ")
+            );
         }
     }
     let pb = progress_bar(order.len() as u64, "areas");
+    let mut pace = dic_pace();
     let mut counts: HashMap<&str, u64> = HashMap::new();
     for r in order {
         let get = |k: &str| r.get(k).map(String::as_str).unwrap_or("");
-        let create = [("areaid", get("areaid")), ("name", get("name")), ("parentid", get("parentid"))];
-        let outcome = upsert(client, "Area", &create, &create).await.with_context(|| format!("area {}", get("areaid")))?;
+        let create = [
+            ("areaid", get("areaid")),
+            ("name", get("name")),
+            ("parentid", get("parentid")),
+        ];
+        let outcome = upsert(client, &mut pace, "Area", &create, &create)
+            .await
+            .with_context(|| format!("area {}", get("areaid")))?;
         *counts.entry(outcome).or_default() += 1;
         pb.inc(1);
     }
     pb.finish_and_clear();
-    println!("areas: {} created, {} updated", counts.get("created").unwrap_or(&0), counts.get("updated").unwrap_or(&0));
+    println!(
+        "areas: {} created, {} updated",
+        counts.get("created").unwrap_or(&0),
+        counts.get("updated").unwrap_or(&0)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 async fn import_enterptypes(client: &NimClient, file: &Path) -> anyhow::Result<ExitCode> {
     let rows = read_csv(file, &["enterptypeid", "name"])?;
     let pb = progress_bar(rows.len() as u64, "enterprise types");
+    let mut pace = dic_pace();
     let mut counts: HashMap<&str, u64> = HashMap::new();
     for r in &rows {
         let get = |k: &str| r.get(k).map(String::as_str).unwrap_or("");
         let p = [("enterptypeid", get("enterptypeid")), ("name", get("name"))];
-        let outcome = upsert(client, "Enterptype", &p, &p).await.with_context(|| format!("enterptype {}", get("enterptypeid")))?;
+        let outcome = upsert(client, &mut pace, "Enterptype", &p, &p)
+            .await
+            .with_context(|| format!("enterptype {}", get("enterptypeid")))?;
         *counts.entry(outcome).or_default() += 1;
         pb.inc(1);
     }
     pb.finish_and_clear();
-    println!("enterprise types: {} created, {} updated", counts.get("created").unwrap_or(&0), counts.get("updated").unwrap_or(&0));
+    println!(
+        "enterprise types: {} created, {} updated",
+        counts.get("created").unwrap_or(&0),
+        counts.get("updated").unwrap_or(&0)
+    );
     Ok(ExitCode::SUCCESS)
 }

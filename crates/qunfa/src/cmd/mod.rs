@@ -27,13 +27,19 @@ impl Ctx {
         if let Some(d) = &self.data_dir {
             flags.push(("data_dir", toml::Value::String(d.display().to_string())));
         }
-        Config::load(self.config_file.as_deref(), &qunfa_server::config::process_env(), &flags)
+        Config::load(
+            self.config_file.as_deref(),
+            &qunfa_server::config::process_env(),
+            &flags,
+        )
     }
 
     /// The local store, opened directly (the app commands work beside a running server).
     pub fn local_store(&self) -> anyhow::Result<SqliteStore> {
         let cfg = self.config(&[])?;
-        let opts = SqliteOptions { synchronous_full: cfg.storage.synchronous_full };
+        let opts = SqliteOptions {
+            synchronous_full: cfg.storage.synchronous_full,
+        };
         SqliteStore::open_dir(&cfg.data_dir, &opts).context("opening the data directory")
     }
 }
@@ -64,11 +70,16 @@ pub struct Target {
 impl Target {
     pub async fn client(&self, ctx: &Ctx) -> anyhow::Result<NimClient> {
         let cfg = ctx.config(&[])?;
-        let url = self.url.clone().unwrap_or_else(|| format!("http://{}", cfg.listen));
+        let url = self
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", cfg.listen));
         let (appkey, secret) = match (&self.appkey, &self.secret) {
             (Some(k), Some(s)) => (k.clone(), s.clone()),
             (Some(_), None) | (None, Some(_)) => {
-                anyhow::bail!("give both --appkey and --secret (or QUNFA_APPKEY and QUNFA_APPSECRET)")
+                anyhow::bail!(
+                    "give both --appkey and --secret (or QUNFA_APPKEY and QUNFA_APPSECRET)"
+                )
             }
             (None, None) => {
                 let db = cfg.data_dir.join(qunfa_store::sqlite::DB_FILE);
@@ -80,10 +91,9 @@ impl Target {
                     );
                 }
                 let apps = ctx.local_store()?.list_apps().await?;
-                let app = apps
-                    .into_iter()
-                    .find(|a| !a.disabled)
-                    .context("no enabled app in the local data directory: run `qunfa app create NAME`")?;
+                let app = apps.into_iter().find(|a| !a.disabled).context(
+                    "no enabled app in the local data directory: run `qunfa app create NAME`",
+                )?;
                 (app.appkey, app.secret)
             }
         };

@@ -24,25 +24,33 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<ExitCode> {
         flags.push(("listen", toml::Value::String(l)));
     }
     let cfg = ctx.config(&flags)?;
-    let filter = EnvFilter::try_new(&cfg.log).with_context(|| format!("bad log filter {:?}", cfg.log))?;
+    let filter =
+        EnvFilter::try_new(&cfg.log).with_context(|| format!("bad log filter {:?}", cfg.log))?;
     tracing_subscriber::fmt().with_env_filter(filter).init();
 
     let server = Server::open(cfg.clone(), Arc::new(SystemClock)).await?;
-    let listener = TcpListener::bind(&cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+    let listener = TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     if let Some(app) = &server.bootstrapped {
-        println!("Created the first app \"{}\". Keep these; the secret is not shown again.", app.name);
+        println!(
+            "Created the first app \"{}\". Keep these; the secret is not shown again.",
+            app.name
+        );
         println!("  AppKey:    {}", app.appkey);
         println!("  AppSecret: {}", app.secret);
         println!("For `qunfa call` from another directory:");
-        println!("  export QUNFA_URL=http://{addr} QUNFA_APPKEY={} QUNFA_APPSECRET={}", app.appkey, app.secret);
+        println!(
+            "  export QUNFA_URL=http://{addr} QUNFA_APPKEY={} QUNFA_APPSECRET={}",
+            app.appkey, app.secret
+        );
     }
     tracing::info!(listen = %addr, data_dir = %cfg.data_dir.display(), "qunfa listening");
     qunfa_server::run(listener, server.state.clone(), shutdown_signal()).await?;
     tracing::info!("qunfa stopped");
     Ok(ExitCode::SUCCESS)
 }
-
 
 async fn shutdown_signal() {
     let ctrl_c = async {
