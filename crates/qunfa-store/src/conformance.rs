@@ -1,6 +1,7 @@
 //! The behaviour every `Store` backend must show. A backend runs it with
 //! `qunfa_store::store_conformance_suite!(async { ... make a fresh store ... });`
 
+#![allow(clippy::unwrap_used)] // a test suite: a failed unwrap is a failed check
 use qunfa_core::account::{Accid, AccountPatch, NewAccount, Profile, hash_token};
 use qunfa_core::dict::{Area, Enterptype};
 use qunfa_core::store::{Store, StoreError};

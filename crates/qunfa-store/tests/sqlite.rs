@@ -1,5 +1,7 @@
 //! The conformance suite against the SQLite backend, each test on its own database file.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use qunfa_core::Store;

@@ -81,15 +81,15 @@ impl FromRequest<Arc<AppState>> for Nim {
             return Err(ApiError::new(Code::Repeated, "repeated request").into());
         }
         let endpoint = endpoint(parts.uri.path());
-        if state.config.rate_limits.enabled {
-            if let Err(key) = state.limiter.check(app.id, endpoint, now) {
-                if replay_check {
-                    state.replay.forget(app.id, sig.nonce, curtime);
-                }
-                return Err(
-                    ApiError::new(Code::RateLimited, format!("too many requests: {key}")).into(),
-                );
+        if state.config.rate_limits.enabled
+            && let Err(key) = state.limiter.check(app.id, endpoint, now)
+        {
+            if replay_check {
+                state.replay.forget(app.id, sig.nonce, curtime);
             }
+            return Err(
+                ApiError::new(Code::RateLimited, format!("too many requests: {key}")).into(),
+            );
         }
 
         let bytes = Limited::new(body, max)
@@ -111,6 +111,12 @@ impl FromRequest<Arc<AppState>> for Nim {
 /// (number, array, object) stands for its JSON text, which is what NIM expects as the string.
 #[derive(Debug, Default, Clone)]
 pub struct Params(HashMap<String, String>);
+
+impl FromIterator<(String, String)> for Params {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Params {
+        Params(pairs.into_iter().collect())
+    }
+}
 
 impl Params {
     pub fn parse(content_type: &str, body: &[u8]) -> Result<Params, ApiError> {
@@ -138,10 +144,6 @@ impl Params {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
             .map_err(|_| ApiError::param("body is not form-urlencoded"))?;
         Ok(Params(pairs.into_iter().collect()))
-    }
-
-    pub fn from_iter(pairs: impl IntoIterator<Item = (String, String)>) -> Params {
-        Params(pairs.into_iter().collect())
     }
 
     pub fn from_pairs<const N: usize>(pairs: [(&str, &str); N]) -> Params {

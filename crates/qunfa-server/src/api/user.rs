@@ -202,7 +202,7 @@ fn batch_item(i: usize, v: &Value) -> Result<(NewAccount, String), (String, ApiE
             "users[{i}].{k} is not an account field"
         ))));
     }
-    let params = Params::from_iter(pairs);
+    let params: Params = pairs.into_iter().collect();
     let accid = params.accid("accid").map_err(fail)?;
     let token = token_or_generate(params.get("token").map(str::to_owned)).map_err(fail)?;
     let profile = profile(&params, &SETTABLE_FIELDS).map_err(fail)?;

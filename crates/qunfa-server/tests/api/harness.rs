@@ -27,8 +27,10 @@ impl TestServer {
 
     pub async fn with(tweak: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut cfg = Config::default();
-        cfg.data_dir = dir.path().to_owned();
+        let mut cfg = Config {
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
         cfg.api.app_refresh_ms = 50;
         cfg.storage.synchronous_full = false;
         tweak(&mut cfg);

@@ -1,6 +1,8 @@
 //! Integration tests: the real server on 127.0.0.1:0 over real HTTP, driven by the signing
 //! client. One test binary (this one) so linking stays fast.
 
+#![allow(clippy::unwrap_used)]
+
 mod auth;
 mod contract;
 mod dic;

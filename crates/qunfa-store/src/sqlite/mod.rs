@@ -89,15 +89,15 @@ fn nonempty(v: &Option<String>) -> Option<&str> {
 }
 
 fn check_dict_refs(conn: &Connection, app: i64, p: &Profile) -> StoreResult<()> {
-    if let Some(areaid) = nonempty(&p.areaid) {
-        if !exists(
+    if let Some(areaid) = nonempty(&p.areaid)
+        && !exists(
             conn,
             "SELECT 1 FROM areas WHERE app_id = ?1 AND areaid = ?2",
             app,
             areaid,
-        )? {
-            return Err(StoreError::UnknownArea(areaid.to_owned()));
-        }
+        )?
+    {
+        return Err(StoreError::UnknownArea(areaid.to_owned()));
     }
     if let Some(t) = nonempty(&p.enterptypeid) {
         let sql = "SELECT 1 FROM enterptypes WHERE app_id = ?1 AND enterptypeid = ?2";
@@ -421,15 +421,15 @@ impl Store for SqliteStore {
                 )? {
                     return Err(StoreError::AlreadyExists(format!("areaid {}", area.areaid)));
                 }
-                if let Some(parent) = &area.parentid {
-                    if !exists(
+                if let Some(parent) = &area.parentid
+                    && !exists(
                         c,
                         "SELECT 1 FROM areas WHERE app_id = ?1 AND areaid = ?2",
                         app,
                         parent,
-                    )? {
-                        return Err(StoreError::UnknownParent(parent.clone()));
-                    }
+                    )?
+                {
+                    return Err(StoreError::UnknownParent(parent.clone()));
                 }
                 c.execute(
                     "INSERT INTO areas (app_id, areaid, name, parentid) VALUES (?1, ?2, ?3, ?4)",

@@ -141,6 +141,9 @@ struct Tally {
 /// One batch's rows: (row number, account object).
 type Rows = Vec<(u64, Map<String, Value>)>;
 
+/// Batches sent and not yet settled, oldest first, each with its last row number.
+type InFlight = VecDeque<(u64, tokio::task::JoinHandle<anyhow::Result<(Rows, Value)>>)>;
+
 async fn import_users(
     client: &NimClient,
     file: &Path,
@@ -178,10 +181,9 @@ async fn import_users(
             let rec = rec?;
             if let (Some(row), Some(token)) =
                 (rec.get(0).and_then(|r| r.parse::<u64>().ok()), rec.get(2))
+                && row > done_before
             {
-                if row > done_before {
-                    pending_tokens.insert(row, token.to_owned());
-                }
+                pending_tokens.insert(row, token.to_owned());
             }
         }
     }
@@ -227,8 +229,8 @@ async fn import_users(
     pb.set_position(done_before.min(total));
     let mut log = LogProgress::new();
     let mut tally = Tally::default();
-    let mut inflight: VecDeque<(u64, tokio::task::JoinHandle<anyhow::Result<(Rows, Value)>>)> =
-        VecDeque::new();
+    let mut inflight = InFlight::new();
+    let mut generated: u64 = 0;
     let mut pace = tokio::time::interval(Duration::from_secs_f64(
         1.0 / f64::from(opts.max_calls_per_sec),
     ));
@@ -255,6 +257,7 @@ async fn import_users(
                     .unwrap_or_else(|| qunfa_core::random_hex(16));
                 let accid = obj.get("accid").and_then(Value::as_str).unwrap_or("");
                 writeln!(tokens, "{row},{},{token}", accid.to_ascii_lowercase())?;
+                generated += 1;
                 obj.insert("token".into(), Value::String(token));
             }
             batch.push((row, obj));
@@ -309,14 +312,9 @@ async fn import_users(
         tally.existed,
         tally.failed
     );
-    if tokens_new
-        || !pending_tokens.is_empty()
-        || std::fs::metadata(&tokens_path)
-            .map(|m| m.len() > 16)
-            .unwrap_or(false)
-    {
+    if generated > 0 {
         println!(
-            "tokens generated for rows without one: {}",
+            "{generated} rows had no token; the tokens qunfa generated are in {}",
             tokens_path.display()
         );
     }
@@ -329,7 +327,7 @@ async fn import_users(
 
 /// Waits for the oldest batch, records its results, and moves the progress mark past it.
 async fn settle(
-    inflight: &mut VecDeque<(u64, tokio::task::JoinHandle<anyhow::Result<(Rows, Value)>>)>,
+    inflight: &mut InFlight,
     tally: &mut Tally,
     errors: &mut File,
     progress_path: &Path,
