@@ -3,10 +3,12 @@
 //! dictionary model, and the `Store` trait the storage backends implement.
 
 pub mod account;
+pub mod audience;
 pub mod auth;
 pub mod clock;
 pub mod code;
 pub mod dict;
+pub mod message;
 pub mod ratelimit;
 pub mod store;
 

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use crate::account::{Accid, Account, AccountPatch, NewAccount};
 use crate::auth::App;
 use crate::dict::{Area, Enterptype};
+use crate::message::{BroadcastFilter, Message, NewMessage, Sent};
 use crate::{ApiError, Code};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,12 +57,28 @@ impl From<StoreError> for ApiError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndexEntry {
     pub ordinal: u32,
+    pub accid: String,
     pub areaid: Option<String>,
     pub enterptypeid: Option<String>,
     pub blocked: bool,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// `history/querySessionMsg`: point-to-point messages between two accounts, both ways.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionQuery {
+    pub a: String,
+    pub b: String,
+    /// Inclusive time range, ms.
+    pub begin_ms: i64,
+    pub end_ms: i64,
+    pub limit: usize,
+    pub ascending: bool,
+    /// Only these types (empty: all).
+    pub types: Vec<u16>,
+    pub exclude_msgid: Option<i64>,
+}
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -110,4 +127,36 @@ pub trait Store: Send + Sync + 'static {
     async fn update_enterptype(&self, app: i64, id: &str, name: String) -> StoreResult<()>;
     async fn delete_enterptype(&self, app: i64, id: &str) -> StoreResult<()>;
     async fn list_enterptypes(&self, app: i64) -> StoreResult<Vec<Enterptype>>;
+
+    // --- messages ---------------------------------------------------------------------
+    /// Stores messages in one transaction, giving each the app's next msgid in commit order.
+    /// A mass message whose `msgidclient` was already used by a mass message sent at or after
+    /// `dedupe_since_ms` is not stored: its `Sent` is the earlier one's, with `duplicate`.
+    async fn store_messages(
+        &self,
+        app: i64,
+        msgs: Vec<NewMessage>,
+        now_ms: i64,
+        dedupe_since_ms: i64,
+    ) -> StoreResult<Vec<Sent>>;
+    async fn message(&self, app: i64, msgid: i64) -> StoreResult<Option<Message>>;
+    /// The encoded audience bitmap of a mass or broadcast message.
+    async fn message_audience(&self, app: i64, msgid: i64) -> StoreResult<Option<Vec<u8>>>;
+    /// Marks `msgid` recalled and stores `tombstone` (kind Recall) in the same transaction.
+    async fn recall_message(&self, app: i64, msgid: i64, tombstone: NewMessage, now_ms: i64) -> StoreResult<Sent>;
+    async fn session_messages(&self, app: i64, q: SessionQuery) -> StoreResult<Vec<Message>>;
+    /// What the account `ordinal` has received after msgid `after`, in msgid order: its
+    /// point-to-point messages, the mass and live broadcast messages whose audience holds it,
+    /// and recall tombstones for those. Recalled, intercepted and deleted messages are left out.
+    async fn user_messages(&self, app: i64, ordinal: u32, after: i64, limit: usize, now_ms: i64) -> StoreResult<Vec<Message>>;
+    /// Mass messages with msgid below `before` (all when `None`), newest first.
+    async fn mass_messages(&self, app: i64, before: Option<i64>, limit: usize) -> StoreResult<Vec<Message>>;
+    /// Broadcasts with id at most `start` (0: from the newest), newest first.
+    async fn broadcasts(&self, app: i64, start: i64, limit: usize, filter: BroadcastFilter) -> StoreResult<Vec<Message>>;
+    /// Deletes a broadcast; `false` when there is none with that id.
+    async fn delete_broadcast(&self, app: i64, id: i64) -> StoreResult<bool>;
+
+    // --- keyword filter ---------------------------------------------------------------
+    async fn set_words(&self, app: i64, words: Vec<String>) -> StoreResult<()>;
+    async fn words(&self, app: i64) -> StoreResult<Vec<String>>;
 }

@@ -2,6 +2,7 @@
 //! at open, writes group-committed on one thread (see `conn.rs`).
 
 mod conn;
+mod messages;
 
 use std::path::{Path, PathBuf};
 
@@ -9,12 +10,16 @@ use async_trait::async_trait;
 use qunfa_core::account::{Accid, Account, AccountPatch, NewAccount, Profile};
 use qunfa_core::auth::App;
 use qunfa_core::dict::{Area, Enterptype};
-use qunfa_core::store::{IndexEntry, Store, StoreError, StoreResult};
+use qunfa_core::message::{BroadcastFilter, Message, NewMessage, Sent};
+use qunfa_core::store::{IndexEntry, SessionQuery, Store, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use conn::{Db, internal};
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_messages.sql"),
+];
 
 /// The database file inside a data directory.
 pub const DB_FILE: &str = "qunfa.sqlite3";
@@ -391,7 +396,7 @@ impl Store for SqliteStore {
             .read(move |c| {
                 let mut st = c
                     .prepare_cached(
-                        "SELECT ordinal, areaid, enterptypeid, blocked FROM accounts \
+                        "SELECT ordinal, areaid, enterptypeid, blocked, accid FROM accounts \
                          WHERE app_id = ?1 ORDER BY ordinal",
                     )
                     .map_err(internal)?;
@@ -399,6 +404,7 @@ impl Store for SqliteStore {
                     .query_map([app], |r| {
                         Ok(IndexEntry {
                             ordinal: r.get(0)?,
+                            accid: r.get(4)?,
                             areaid: r.get(1)?,
                             enterptypeid: r.get(2)?,
                             blocked: r.get(3)?,
@@ -623,6 +629,78 @@ impl Store for SqliteStore {
                     .query_map([app], |r| Ok(Enterptype { enterptypeid: r.get(0)?, name: r.get(1)? }))
                     .map_err(internal)?;
                 rows.collect::<Result<_, _>>().map_err(internal)
+            })
+            .await
+    }
+
+    async fn store_messages(
+        &self,
+        app: i64,
+        msgs: Vec<NewMessage>,
+        now_ms: i64,
+        dedupe_since_ms: i64,
+    ) -> StoreResult<Vec<Sent>> {
+        self.db.write(move |c| messages::store(c, app, &msgs, now_ms, dedupe_since_ms)).await
+    }
+
+    async fn message(&self, app: i64, msgid: i64) -> StoreResult<Option<Message>> {
+        self.db.read(move |c| messages::get(c, app, msgid)).await
+    }
+
+    async fn message_audience(&self, app: i64, msgid: i64) -> StoreResult<Option<Vec<u8>>> {
+        self.db.read(move |c| messages::audience(c, app, msgid)).await
+    }
+
+    async fn recall_message(&self, app: i64, msgid: i64, tombstone: NewMessage, now_ms: i64) -> StoreResult<Sent> {
+        self.db.write(move |c| messages::recall(c, app, msgid, &tombstone, now_ms)).await
+    }
+
+    async fn session_messages(&self, app: i64, q: SessionQuery) -> StoreResult<Vec<Message>> {
+        self.db.read(move |c| messages::session(c, app, &q)).await
+    }
+
+    async fn user_messages(&self, app: i64, ordinal: u32, after: i64, limit: usize, now_ms: i64) -> StoreResult<Vec<Message>> {
+        self.db.read(move |c| messages::for_user(c, app, ordinal, after, limit, now_ms)).await
+    }
+
+    async fn mass_messages(&self, app: i64, before: Option<i64>, limit: usize) -> StoreResult<Vec<Message>> {
+        self.db.read(move |c| messages::mass(c, app, before, limit)).await
+    }
+
+    async fn broadcasts(&self, app: i64, start: i64, limit: usize, filter: BroadcastFilter) -> StoreResult<Vec<Message>> {
+        self.db.read(move |c| messages::broadcasts(c, app, start, limit, filter)).await
+    }
+
+    async fn delete_broadcast(&self, app: i64, id: i64) -> StoreResult<bool> {
+        self.db.write(move |c| messages::delete_broadcast(c, app, id)).await
+    }
+
+    async fn set_words(&self, app: i64, words: Vec<String>) -> StoreResult<()> {
+        self.db
+            .write(move |c| {
+                let json = serde_json::to_string(&words).map_err(internal)?;
+                c.execute(
+                    "INSERT INTO antispam_words (app_id, words) VALUES (?1, ?2) \
+                     ON CONFLICT (app_id) DO UPDATE SET words = excluded.words",
+                    params![app, json],
+                )
+                .map_err(internal)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn words(&self, app: i64) -> StoreResult<Vec<String>> {
+        self.db
+            .read(move |c| {
+                let json: Option<String> = c
+                    .query_row("SELECT words FROM antispam_words WHERE app_id = ?1", [app], |r| r.get(0))
+                    .optional()
+                    .map_err(internal)?;
+                match json {
+                    None => Ok(Vec::new()),
+                    Some(j) => serde_json::from_str(&j).map_err(internal),
+                }
             })
             .await
     }

@@ -1,0 +1,401 @@
+//! Who a targeted send reaches, answered from memory.
+//!
+//! Per app: a bitmap of every account ordinal, of hidden ones (blocked, and the app's system
+//! account), one per area (direct members), one per enterprise type, the area tree, and the
+//! accid → ordinal map. Selecting a million-user audience is a few bitmap operations. The
+//! index is rebuilt from the store at start and updated after every committed account or
+//! dictionary write.
+
+use std::collections::HashMap;
+
+use roaring::RoaringBitmap;
+
+use crate::ApiError;
+use crate::account::Accid;
+
+/// What a targeted send selects. Empty `areas` / `types` mean "no filter".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// `None`: every account; `Some`: only these.
+    pub accids: Option<Vec<Accid>>,
+    /// Any of these areas, including their descendant areas.
+    pub areas: Vec<String>,
+    /// Any of these enterprise types.
+    pub types: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    area: Option<u32>,
+    etype: Option<u32>,
+}
+
+/// String ids ↔ dense numbers, so bitmaps live in vectors.
+#[derive(Default, Debug)]
+struct Interner {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+    alive: Vec<bool>,
+}
+
+impl Interner {
+    fn get(&self, id: &str) -> Option<u32> {
+        self.ids.get(id).copied().filter(|&i| self.alive[i as usize])
+    }
+    fn intern(&mut self, id: &str) -> u32 {
+        if let Some(&i) = self.ids.get(id) {
+            self.alive[i as usize] = true;
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.ids.insert(id.to_owned(), i);
+        self.names.push(id.to_owned());
+        self.alive.push(true);
+        i
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct AudienceIndex {
+    accids: HashMap<Box<str>, u32>,
+    slots: Vec<Slot>,
+    all: RoaringBitmap,
+    hidden: RoaringBitmap,
+    blocked: RoaringBitmap,
+    system: Option<u32>,
+    areas: Interner,
+    area_parent: Vec<Option<u32>>,
+    area_children: Vec<Vec<u32>>,
+    area_members: Vec<RoaringBitmap>,
+    types: Interner,
+    type_members: Vec<RoaringBitmap>,
+}
+
+impl AudienceIndex {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of accounts (hidden ones included).
+    pub fn len(&self) -> u64 {
+        self.all.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    pub fn ordinal_of(&self, accid: &str) -> Option<u32> {
+        self.accids.get(accid).copied()
+    }
+
+    pub fn is_blocked(&self, ordinal: u32) -> bool {
+        self.blocked.contains(ordinal)
+    }
+
+    pub fn has_area(&self, id: &str) -> bool {
+        self.areas.get(id).is_some()
+    }
+
+    pub fn has_type(&self, id: &str) -> bool {
+        self.types.get(id).is_some()
+    }
+
+    // --- dictionary changes ---------------------------------------------------------
+
+    /// Adds an area (or revives a deleted one). Its parent must already be known.
+    pub fn add_area(&mut self, id: &str, parent: Option<&str>) {
+        let i = self.areas.intern(id) as usize;
+        if self.area_parent.len() <= i {
+            self.area_parent.resize(i + 1, None);
+            self.area_children.resize(i + 1, Vec::new());
+            self.area_members.resize(i + 1, RoaringBitmap::new());
+        }
+        self.set_area_parent(id, parent);
+    }
+
+    pub fn set_area_parent(&mut self, id: &str, parent: Option<&str>) {
+        let Some(i) = self.areas.get(id) else { return };
+        if let Some(old) = self.area_parent[i as usize].take() {
+            self.area_children[old as usize].retain(|&c| c != i);
+        }
+        if let Some(p) = parent.and_then(|p| self.areas.get(p)) {
+            self.area_parent[i as usize] = Some(p);
+            self.area_children[p as usize].push(i);
+        }
+    }
+
+    /// Removes an area; the store refuses this while accounts or children use it.
+    pub fn remove_area(&mut self, id: &str) {
+        if let Some(i) = self.areas.get(id) {
+            self.set_area_parent(id, None);
+            self.areas.alive[i as usize] = false;
+        }
+    }
+
+    pub fn add_type(&mut self, id: &str) {
+        let i = self.types.intern(id) as usize;
+        if self.type_members.len() <= i {
+            self.type_members.resize(i + 1, RoaringBitmap::new());
+        }
+    }
+
+    pub fn remove_type(&mut self, id: &str) {
+        if let Some(i) = self.types.get(id) {
+            self.types.alive[i as usize] = false;
+        }
+    }
+
+    // --- account changes ------------------------------------------------------------
+
+    /// Sets an account's whole state as committed (new or changed). Unknown area or type ids
+    /// (which the store never lets through) are treated as unset.
+    pub fn upsert_account(&mut self, ordinal: u32, accid: &str, areaid: Option<&str>, etype: Option<&str>, blocked: bool) {
+        if self.slots.len() <= ordinal as usize {
+            self.slots.resize(ordinal as usize + 1, Slot::default());
+        }
+        if self.all.insert(ordinal) {
+            self.accids.insert(accid.into(), ordinal);
+        }
+        let slot = &mut self.slots[ordinal as usize];
+        if let Some(a) = slot.area.take() {
+            self.area_members[a as usize].remove(ordinal);
+        }
+        if let Some(t) = slot.etype.take() {
+            self.type_members[t as usize].remove(ordinal);
+        }
+        slot.area = areaid.filter(|s| !s.is_empty()).and_then(|a| self.areas.get(a));
+        slot.etype = etype.filter(|s| !s.is_empty()).and_then(|t| self.types.get(t));
+        if let Some(a) = slot.area {
+            self.area_members[a as usize].insert(ordinal);
+        }
+        if let Some(t) = slot.etype {
+            self.type_members[t as usize].insert(ordinal);
+        }
+        if blocked {
+            self.blocked.insert(ordinal);
+        } else {
+            self.blocked.remove(ordinal);
+        }
+        self.refresh_hidden(ordinal);
+    }
+
+    pub fn set_blocked(&mut self, ordinal: u32, blocked: bool) {
+        if blocked {
+            self.blocked.insert(ordinal);
+        } else {
+            self.blocked.remove(ordinal);
+        }
+        self.refresh_hidden(ordinal);
+    }
+
+    /// The app's system account sends but never receives targeted sends.
+    pub fn set_system(&mut self, ordinal: u32) {
+        self.system = Some(ordinal);
+        self.refresh_hidden(ordinal);
+    }
+
+    fn refresh_hidden(&mut self, ordinal: u32) {
+        if self.blocked.contains(ordinal) || self.system == Some(ordinal) {
+            self.hidden.insert(ordinal);
+        } else {
+            self.hidden.remove(ordinal);
+        }
+    }
+
+    // --- selection ------------------------------------------------------------------
+
+    /// Members of an area and all its descendants.
+    fn subtree(&self, root: u32, out: &mut RoaringBitmap) {
+        let mut stack = vec![root];
+        while let Some(a) = stack.pop() {
+            *out |= &self.area_members[a as usize];
+            stack.extend(self.area_children[a as usize].iter().copied());
+        }
+    }
+
+    /// The audience of a send: (the listed accounts, or all) ∩ any of the areas (with their
+    /// descendants) ∩ any of the types, minus hidden accounts and `exclude` (the sender).
+    /// An unknown area, type or accid is a 414 naming it.
+    pub fn select(&self, sel: &Selection, exclude: Option<u32>) -> Result<RoaringBitmap, ApiError> {
+        let mut out = match &sel.accids {
+            None => self.all.clone(),
+            Some(list) => {
+                let mut b = RoaringBitmap::new();
+                for a in list {
+                    let o = self.ordinal_of(a.as_str()).ok_or_else(|| ApiError::param(format!("{a} not register")))?;
+                    b.insert(o);
+                }
+                b
+            }
+        };
+        if !sel.areas.is_empty() {
+            let mut in_areas = RoaringBitmap::new();
+            for id in &sel.areas {
+                let a = self.areas.get(id).ok_or_else(|| ApiError::param(format!("unknown areaid: {id}")))?;
+                self.subtree(a, &mut in_areas);
+            }
+            out &= in_areas;
+        }
+        if !sel.types.is_empty() {
+            let mut in_types = RoaringBitmap::new();
+            for id in &sel.types {
+                let t = self.types.get(id).ok_or_else(|| ApiError::param(format!("unknown enterptypeid: {id}")))?;
+                in_types |= &self.type_members[t as usize];
+            }
+            out &= in_types;
+        }
+        out -= &self.hidden;
+        if let Some(e) = exclude {
+            out.remove(e);
+        }
+        Ok(out)
+    }
+}
+
+/// A bitmap as stored with a message (portable roaring format, runs compressed).
+pub fn encode(bitmap: &RoaringBitmap) -> Vec<u8> {
+    let mut b = bitmap.clone();
+    b.optimize();
+    let mut out = Vec::with_capacity(b.serialized_size());
+    // Writing into a Vec cannot fail.
+    let _ = b.serialize_into(&mut out);
+    out
+}
+
+pub fn decode(bytes: &[u8]) -> std::io::Result<RoaringBitmap> {
+    RoaringBitmap::deserialize_from(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn accid(s: &str) -> Accid {
+        Accid::parse(s, "accid").unwrap()
+    }
+
+    #[test]
+    fn areas_include_descendants_and_hidden_accounts_are_left_out() {
+        let mut ix = AudienceIndex::new();
+        ix.add_area("37", None);
+        ix.add_area("3701", Some("37"));
+        ix.add_area("370102", Some("3701"));
+        ix.add_area("44", None);
+        ix.add_type("food");
+        ix.upsert_account(0, "a", Some("370102"), Some("food"), false);
+        ix.upsert_account(1, "b", Some("3701"), None, false);
+        ix.upsert_account(2, "c", Some("44"), Some("food"), false);
+        ix.upsert_account(3, "d", Some("37"), Some("food"), true);
+        ix.upsert_account(4, "sys", None, None, false);
+        ix.set_system(4);
+        let sel = |areas: &[&str], types: &[&str]| Selection {
+            accids: None,
+            areas: areas.iter().map(|s| s.to_string()).collect(),
+            types: types.iter().map(|s| s.to_string()).collect(),
+        };
+        let v = |b: RoaringBitmap| b.iter().collect::<Vec<_>>();
+        assert_eq!(v(ix.select(&sel(&[], &[]), None).unwrap()), [0, 1, 2]);
+        assert_eq!(v(ix.select(&sel(&["37"], &[]), None).unwrap()), [0, 1]);
+        assert_eq!(v(ix.select(&sel(&["37"], &["food"]), None).unwrap()), [0]);
+        assert_eq!(v(ix.select(&sel(&["3701", "44"], &[]), Some(1)).unwrap()), [0, 2]);
+        assert_eq!(ix.select(&sel(&["99"], &[]), None).unwrap_err().desc, "unknown areaid: 99");
+        assert_eq!(ix.select(&sel(&[], &["x"]), None).unwrap_err().desc, "unknown enterptypeid: x");
+        let explicit = Selection { accids: Some(vec![accid("c"), accid("d")]), ..Default::default() };
+        assert_eq!(v(ix.select(&explicit, None).unwrap()), [2]);
+        let unknown = Selection { accids: Some(vec![accid("zz")]), ..Default::default() };
+        assert_eq!(ix.select(&unknown, None).unwrap_err().desc, "zz not register");
+        // Moving a city to another province moves its users with it.
+        ix.set_area_parent("3701", Some("44"));
+        assert_eq!(v(ix.select(&sel(&["44"], &[]), None).unwrap()), [0, 1, 2]);
+        ix.upsert_account(0, "a", None, Some("food"), false);
+        assert_eq!(v(ix.select(&sel(&["44"], &[]), None).unwrap()), [1, 2]);
+    }
+
+    #[test]
+    fn encoding_round_trips() {
+        let b: RoaringBitmap = (0..100_000).chain([5_000_000]).collect();
+        let bytes = encode(&b);
+        assert!(bytes.len() < 100, "dense runs compress: {} bytes", bytes.len());
+        assert_eq!(decode(&bytes).unwrap(), b);
+    }
+
+    /// A plain model of the same data, answered by brute force.
+    #[derive(Debug, Clone)]
+    struct Model {
+        parents: Vec<Option<usize>>,
+        accounts: Vec<(Option<usize>, Option<usize>, bool)>,
+    }
+
+    fn model_strategy() -> impl Strategy<Value = (Model, Vec<(Vec<usize>, Vec<usize>, Option<Vec<usize>>)>, Option<usize>)> {
+        (1usize..12, 1usize..5, 0usize..60).prop_flat_map(|(n_areas, n_types, n_acc)| {
+            let parents = (0..n_areas)
+                .map(|i| if i == 0 { Just(None).boxed() } else { proptest::option::of(0..i).boxed() })
+                .collect::<Vec<_>>();
+            let accounts = proptest::collection::vec(
+                (proptest::option::of(0..n_areas), proptest::option::of(0..n_types), proptest::bool::weighted(0.2)),
+                n_acc,
+            );
+            let selection = (
+                proptest::collection::vec(0..n_areas, 0..3),
+                proptest::collection::vec(0..n_types, 0..3),
+                proptest::option::of(proptest::collection::vec(0..n_acc.max(1), 0..8)),
+            );
+            (
+                parents,
+                accounts,
+                proptest::collection::vec(selection, 1..6),
+                proptest::option::of(0..n_acc.max(1)),
+            )
+                .prop_map(|(parents, accounts, sels, exclude)| (Model { parents, accounts }, sels, exclude))
+        })
+    }
+
+    fn within(model: &Model, area: usize, root: usize) -> bool {
+        let mut cur = Some(area);
+        while let Some(a) = cur {
+            if a == root {
+                return true;
+            }
+            cur = model.parents[a];
+        }
+        false
+    }
+
+    proptest! {
+        #[test]
+        fn selection_equals_brute_force((model, sels, exclude) in model_strategy()) {
+            let mut ix = AudienceIndex::new();
+            for (i, p) in model.parents.iter().enumerate() {
+                ix.add_area(&format!("a{i}"), p.map(|p| format!("a{p}")).as_deref());
+            }
+            for t in 0..5 {
+                ix.add_type(&format!("t{t}"));
+            }
+            for (o, (area, t, blocked)) in model.accounts.iter().enumerate() {
+                let area = area.map(|a| format!("a{a}"));
+                let t = t.map(|t| format!("t{t}"));
+                ix.upsert_account(o as u32, &format!("u{o}"), area.as_deref(), t.as_deref(), *blocked);
+            }
+            let exclude = exclude.filter(|&e| e < model.accounts.len());
+            for (areas, types, list) in sels {
+                let list = list.map(|l| l.into_iter().filter(|&i| i < model.accounts.len()).collect::<Vec<_>>());
+                let sel = Selection {
+                    accids: list.as_ref().map(|l| l.iter().map(|i| accid(&format!("u{i}"))).collect()),
+                    areas: areas.iter().map(|a| format!("a{a}")).collect(),
+                    types: types.iter().map(|t| format!("t{t}")).collect(),
+                };
+                let got: Vec<u32> = ix.select(&sel, exclude.map(|e| e as u32)).unwrap().iter().collect();
+                let want: Vec<u32> = model.accounts.iter().enumerate().filter(|(o, (area, t, blocked))| {
+                    !blocked
+                        && Some(*o) != exclude
+                        && list.as_ref().is_none_or(|l| l.contains(o))
+                        && (areas.is_empty() || area.is_some_and(|a| areas.iter().any(|&r| within(&model, a, r))))
+                        && (types.is_empty() || t.is_some_and(|t| types.contains(&t)))
+                }).map(|(o, _)| o as u32).collect();
+                prop_assert_eq!(got, want);
+            }
+        }
+    }
+}
