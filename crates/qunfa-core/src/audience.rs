@@ -40,7 +40,10 @@ struct Interner {
 
 impl Interner {
     fn get(&self, id: &str) -> Option<u32> {
-        self.ids.get(id).copied().filter(|&i| self.alive[i as usize])
+        self.ids
+            .get(id)
+            .copied()
+            .filter(|&i| self.alive[i as usize])
     }
     fn intern(&mut self, id: &str) -> u32 {
         if let Some(&i) = self.ids.get(id) {
@@ -150,7 +153,14 @@ impl AudienceIndex {
 
     /// Sets an account's whole state as committed (new or changed). Unknown area or type ids
     /// (which the store never lets through) are treated as unset.
-    pub fn upsert_account(&mut self, ordinal: u32, accid: &str, areaid: Option<&str>, etype: Option<&str>, blocked: bool) {
+    pub fn upsert_account(
+        &mut self,
+        ordinal: u32,
+        accid: &str,
+        areaid: Option<&str>,
+        etype: Option<&str>,
+        blocked: bool,
+    ) {
         if self.slots.len() <= ordinal as usize {
             self.slots.resize(ordinal as usize + 1, Slot::default());
         }
@@ -164,8 +174,12 @@ impl AudienceIndex {
         if let Some(t) = slot.etype.take() {
             self.type_members[t as usize].remove(ordinal);
         }
-        slot.area = areaid.filter(|s| !s.is_empty()).and_then(|a| self.areas.get(a));
-        slot.etype = etype.filter(|s| !s.is_empty()).and_then(|t| self.types.get(t));
+        slot.area = areaid
+            .filter(|s| !s.is_empty())
+            .and_then(|a| self.areas.get(a));
+        slot.etype = etype
+            .filter(|s| !s.is_empty())
+            .and_then(|t| self.types.get(t));
         if let Some(a) = slot.area {
             self.area_members[a as usize].insert(ordinal);
         }
@@ -223,7 +237,9 @@ impl AudienceIndex {
             Some(list) => {
                 let mut b = RoaringBitmap::new();
                 for a in list {
-                    let o = self.ordinal_of(a.as_str()).ok_or_else(|| ApiError::param(format!("{a} not register")))?;
+                    let o = self
+                        .ordinal_of(a.as_str())
+                        .ok_or_else(|| ApiError::param(format!("{a} not register")))?;
                     b.insert(o);
                 }
                 b
@@ -232,7 +248,10 @@ impl AudienceIndex {
         if !sel.areas.is_empty() {
             let mut in_areas = RoaringBitmap::new();
             for id in &sel.areas {
-                let a = self.areas.get(id).ok_or_else(|| ApiError::param(format!("unknown areaid: {id}")))?;
+                let a = self
+                    .areas
+                    .get(id)
+                    .ok_or_else(|| ApiError::param(format!("unknown areaid: {id}")))?;
                 self.subtree(a, &mut in_areas);
             }
             out &= in_areas;
@@ -240,7 +259,10 @@ impl AudienceIndex {
         if !sel.types.is_empty() {
             let mut in_types = RoaringBitmap::new();
             for id in &sel.types {
-                let t = self.types.get(id).ok_or_else(|| ApiError::param(format!("unknown enterptypeid: {id}")))?;
+                let t = self
+                    .types
+                    .get(id)
+                    .ok_or_else(|| ApiError::param(format!("unknown enterptypeid: {id}")))?;
                 in_types |= &self.type_members[t as usize];
             }
             out &= in_types;
@@ -299,13 +321,31 @@ mod tests {
         assert_eq!(v(ix.select(&sel(&[], &[]), None).unwrap()), [0, 1, 2]);
         assert_eq!(v(ix.select(&sel(&["37"], &[]), None).unwrap()), [0, 1]);
         assert_eq!(v(ix.select(&sel(&["37"], &["food"]), None).unwrap()), [0]);
-        assert_eq!(v(ix.select(&sel(&["3701", "44"], &[]), Some(1)).unwrap()), [0, 2]);
-        assert_eq!(ix.select(&sel(&["99"], &[]), None).unwrap_err().desc, "unknown areaid: 99");
-        assert_eq!(ix.select(&sel(&[], &["x"]), None).unwrap_err().desc, "unknown enterptypeid: x");
-        let explicit = Selection { accids: Some(vec![accid("c"), accid("d")]), ..Default::default() };
+        assert_eq!(
+            v(ix.select(&sel(&["3701", "44"], &[]), Some(1)).unwrap()),
+            [0, 2]
+        );
+        assert_eq!(
+            ix.select(&sel(&["99"], &[]), None).unwrap_err().desc,
+            "unknown areaid: 99"
+        );
+        assert_eq!(
+            ix.select(&sel(&[], &["x"]), None).unwrap_err().desc,
+            "unknown enterptypeid: x"
+        );
+        let explicit = Selection {
+            accids: Some(vec![accid("c"), accid("d")]),
+            ..Default::default()
+        };
         assert_eq!(v(ix.select(&explicit, None).unwrap()), [2]);
-        let unknown = Selection { accids: Some(vec![accid("zz")]), ..Default::default() };
-        assert_eq!(ix.select(&unknown, None).unwrap_err().desc, "zz not register");
+        let unknown = Selection {
+            accids: Some(vec![accid("zz")]),
+            ..Default::default()
+        };
+        assert_eq!(
+            ix.select(&unknown, None).unwrap_err().desc,
+            "zz not register"
+        );
         // Moving a city to another province moves its users with it.
         ix.set_area_parent("3701", Some("44"));
         assert_eq!(v(ix.select(&sel(&["44"], &[]), None).unwrap()), [0, 1, 2]);
@@ -317,7 +357,11 @@ mod tests {
     fn encoding_round_trips() {
         let b: RoaringBitmap = (0..100_000).chain([5_000_000]).collect();
         let bytes = encode(&b);
-        assert!(bytes.len() < 100, "dense runs compress: {} bytes", bytes.len());
+        assert!(
+            bytes.len() < 100,
+            "dense runs compress: {} bytes",
+            bytes.len()
+        );
         assert_eq!(decode(&bytes).unwrap(), b);
     }
 
@@ -328,13 +372,29 @@ mod tests {
         accounts: Vec<(Option<usize>, Option<usize>, bool)>,
     }
 
-    fn model_strategy() -> impl Strategy<Value = (Model, Vec<(Vec<usize>, Vec<usize>, Option<Vec<usize>>)>, Option<usize>)> {
+    fn model_strategy() -> impl Strategy<
+        Value = (
+            Model,
+            Vec<(Vec<usize>, Vec<usize>, Option<Vec<usize>>)>,
+            Option<usize>,
+        ),
+    > {
         (1usize..12, 1usize..5, 0usize..60).prop_flat_map(|(n_areas, n_types, n_acc)| {
             let parents = (0..n_areas)
-                .map(|i| if i == 0 { Just(None).boxed() } else { proptest::option::of(0..i).boxed() })
+                .map(|i| {
+                    if i == 0 {
+                        Just(None).boxed()
+                    } else {
+                        proptest::option::of(0..i).boxed()
+                    }
+                })
                 .collect::<Vec<_>>();
             let accounts = proptest::collection::vec(
-                (proptest::option::of(0..n_areas), proptest::option::of(0..n_types), proptest::bool::weighted(0.2)),
+                (
+                    proptest::option::of(0..n_areas),
+                    proptest::option::of(0..n_types),
+                    proptest::bool::weighted(0.2),
+                ),
                 n_acc,
             );
             let selection = (
@@ -348,7 +408,9 @@ mod tests {
                 proptest::collection::vec(selection, 1..6),
                 proptest::option::of(0..n_acc.max(1)),
             )
-                .prop_map(|(parents, accounts, sels, exclude)| (Model { parents, accounts }, sels, exclude))
+                .prop_map(|(parents, accounts, sels, exclude)| {
+                    (Model { parents, accounts }, sels, exclude)
+                })
         })
     }
 

@@ -17,11 +17,18 @@ pub const DEFAULT_MAX_BODY: usize = 5000;
 
 /// `type`, as a number or a numeric string.
 pub fn parse_type(raw: Option<&str>) -> Result<u16, ApiError> {
-    let raw = raw.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| ApiError::missing("type"))?;
+    let raw = raw
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::missing("type"))?;
     raw.parse::<u16>()
         .ok()
         .filter(|t| TYPES.contains(t))
-        .ok_or_else(|| ApiError::param(format!("type must be one of 0, 1, 2, 3, 4, 6, 10, 100: {raw:?}")))
+        .ok_or_else(|| {
+            ApiError::param(format!(
+                "type must be one of 0, 1, 2, 3, 4, 6, 10, 100: {raw:?}"
+            ))
+        })
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -36,19 +43,57 @@ fn fields(msg_type: u16) -> &'static [(&'static str, Field, bool)] {
     use Field::*;
     match msg_type {
         0 | 10 => &[("msg", Str, true)],
-        1 => &[("name", Str, false), ("md5", Str, false), ("url", Str, false), ("ext", Str, false), ("w", Int, false), ("h", Int, false), ("size", Int, false)],
-        2 => &[("dur", Int, false), ("md5", Str, false), ("url", Str, false), ("ext", Str, false), ("size", Int, false)],
-        3 => &[("dur", Int, false), ("md5", Str, false), ("url", Str, false), ("w", Int, false), ("h", Int, false), ("ext", Str, false), ("size", Int, false)],
-        4 => &[("title", Str, false), ("lng", Num, true), ("lat", Num, true)],
-        6 => &[("name", Str, false), ("md5", Str, false), ("url", Str, false), ("ext", Str, false), ("size", Int, false)],
+        1 => &[
+            ("name", Str, false),
+            ("md5", Str, false),
+            ("url", Str, false),
+            ("ext", Str, false),
+            ("w", Int, false),
+            ("h", Int, false),
+            ("size", Int, false),
+        ],
+        2 => &[
+            ("dur", Int, false),
+            ("md5", Str, false),
+            ("url", Str, false),
+            ("ext", Str, false),
+            ("size", Int, false),
+        ],
+        3 => &[
+            ("dur", Int, false),
+            ("md5", Str, false),
+            ("url", Str, false),
+            ("w", Int, false),
+            ("h", Int, false),
+            ("ext", Str, false),
+            ("size", Int, false),
+        ],
+        4 => &[
+            ("title", Str, false),
+            ("lng", Num, true),
+            ("lat", Num, true),
+        ],
+        6 => &[
+            ("name", Str, false),
+            ("md5", Str, false),
+            ("url", Str, false),
+            ("ext", Str, false),
+            ("size", Int, false),
+        ],
         _ => &[],
     }
 }
 
 /// Checks `body` (JSON text of an object) against its type; other fields are kept as sent.
 /// Answers the object, re-encoded compactly.
-pub fn check_body(msg_type: u16, raw: Option<&str>, max_chars: usize) -> Result<Map<String, Value>, ApiError> {
-    let raw = raw.filter(|s| !s.trim().is_empty()).ok_or_else(|| ApiError::missing("body"))?;
+pub fn check_body(
+    msg_type: u16,
+    raw: Option<&str>,
+    max_chars: usize,
+) -> Result<Map<String, Value>, ApiError> {
+    let raw = raw
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ApiError::missing("body"))?;
     if raw.chars().count() > max_chars {
         return Err(ApiError::too_long("body", max_chars));
     }
@@ -69,7 +114,9 @@ pub fn check_body(msg_type: u16, raw: Option<&str>, max_chars: usize) -> Result<
                 Field::Int => "a non-negative integer",
                 Field::Num => "a number",
             };
-            return Err(ApiError::param(format!("body.{name} must be {what} for type {msg_type}")));
+            return Err(ApiError::param(format!(
+                "body.{name} must be {what} for type {msg_type}"
+            )));
         }
     }
     Ok(body)
@@ -252,16 +299,52 @@ mod tests {
     fn types_and_bodies() {
         assert_eq!(parse_type(Some("2")), Ok(2));
         assert_eq!(parse_type(Some(" 100 ")), Ok(100));
-        assert_eq!(parse_type(None).unwrap_err().desc, "missing parameter: type");
-        assert_eq!(parse_type(Some("5")).unwrap_err().desc, "type must be one of 0, 1, 2, 3, 4, 6, 10, 100: \"5\"");
+        assert_eq!(
+            parse_type(None).unwrap_err().desc,
+            "missing parameter: type"
+        );
+        assert_eq!(
+            parse_type(Some("5")).unwrap_err().desc,
+            "type must be one of 0, 1, 2, 3, 4, 6, 10, 100: \"5\""
+        );
         assert!(check_body(0, Some(r#"{"msg":"hi"}"#), 5000).is_ok());
-        assert_eq!(check_body(0, Some(r#"{"msg":1}"#), 5000).unwrap_err().desc, "body.msg must be a string for type 0");
-        assert_eq!(check_body(0, Some(r#"{}"#), 5000).unwrap_err().desc, "body.msg must be a string for type 0");
-        assert_eq!(check_body(4, Some(r#"{"lat":"1","lng":2}"#), 5000).unwrap_err().desc, "body.lat must be a number for type 4");
-        assert_eq!(check_body(1, Some(r#"{"w":-1}"#), 5000).unwrap_err().desc, "body.w must be a non-negative integer for type 1");
-        assert_eq!(check_body(2, Some(r#"{"card":{"x":1}}"#), 5000).unwrap()["card"]["x"], 1);
-        assert_eq!(check_body(100, Some("[1]"), 5000).unwrap_err().desc, "body must be a JSON object");
-        assert_eq!(check_body(100, Some("\"{jsonbody}\""), 5000).unwrap_err().desc, "body must be a JSON object");
-        assert_eq!(check_body(100, Some(&format!("{{\"a\":\"{}\"}}", "x".repeat(20))), 10).unwrap_err().desc, "body is longer than 10 characters");
+        assert_eq!(
+            check_body(0, Some(r#"{"msg":1}"#), 5000).unwrap_err().desc,
+            "body.msg must be a string for type 0"
+        );
+        assert_eq!(
+            check_body(0, Some(r#"{}"#), 5000).unwrap_err().desc,
+            "body.msg must be a string for type 0"
+        );
+        assert_eq!(
+            check_body(4, Some(r#"{"lat":"1","lng":2}"#), 5000)
+                .unwrap_err()
+                .desc,
+            "body.lat must be a number for type 4"
+        );
+        assert_eq!(
+            check_body(1, Some(r#"{"w":-1}"#), 5000).unwrap_err().desc,
+            "body.w must be a non-negative integer for type 1"
+        );
+        assert_eq!(
+            check_body(2, Some(r#"{"card":{"x":1}}"#), 5000).unwrap()["card"]["x"],
+            1
+        );
+        assert_eq!(
+            check_body(100, Some("[1]"), 5000).unwrap_err().desc,
+            "body must be a JSON object"
+        );
+        assert_eq!(
+            check_body(100, Some("\"{jsonbody}\""), 5000)
+                .unwrap_err()
+                .desc,
+            "body must be a JSON object"
+        );
+        assert_eq!(
+            check_body(100, Some(&format!("{{\"a\":\"{}\"}}", "x".repeat(20))), 10)
+                .unwrap_err()
+                .desc,
+            "body is longer than 10 characters"
+        );
     }
 }

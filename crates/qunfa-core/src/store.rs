@@ -143,16 +143,40 @@ pub trait Store: Send + Sync + 'static {
     /// The encoded audience bitmap of a mass or broadcast message.
     async fn message_audience(&self, app: i64, msgid: i64) -> StoreResult<Option<Vec<u8>>>;
     /// Marks `msgid` recalled and stores `tombstone` (kind Recall) in the same transaction.
-    async fn recall_message(&self, app: i64, msgid: i64, tombstone: NewMessage, now_ms: i64) -> StoreResult<Sent>;
+    async fn recall_message(
+        &self,
+        app: i64,
+        msgid: i64,
+        tombstone: NewMessage,
+        now_ms: i64,
+    ) -> StoreResult<Sent>;
     async fn session_messages(&self, app: i64, q: SessionQuery) -> StoreResult<Vec<Message>>;
     /// What the account `ordinal` has received after msgid `after`, in msgid order: its
     /// point-to-point messages, the mass and live broadcast messages whose audience holds it,
     /// and recall tombstones for those. Recalled, intercepted and deleted messages are left out.
-    async fn user_messages(&self, app: i64, ordinal: u32, after: i64, limit: usize, now_ms: i64) -> StoreResult<Vec<Message>>;
+    async fn user_messages(
+        &self,
+        app: i64,
+        ordinal: u32,
+        after: i64,
+        limit: usize,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Message>>;
     /// Mass messages with msgid below `before` (all when `None`), newest first.
-    async fn mass_messages(&self, app: i64, before: Option<i64>, limit: usize) -> StoreResult<Vec<Message>>;
+    async fn mass_messages(
+        &self,
+        app: i64,
+        before: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>>;
     /// Broadcasts with id at most `start` (0: from the newest), newest first.
-    async fn broadcasts(&self, app: i64, start: i64, limit: usize, filter: BroadcastFilter) -> StoreResult<Vec<Message>>;
+    async fn broadcasts(
+        &self,
+        app: i64,
+        start: i64,
+        limit: usize,
+        filter: BroadcastFilter,
+    ) -> StoreResult<Vec<Message>>;
     /// Deletes a broadcast; `false` when there is none with that id.
     async fn delete_broadcast(&self, app: i64, id: i64) -> StoreResult<bool>;
 

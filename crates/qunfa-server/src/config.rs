@@ -21,6 +21,34 @@ pub struct Config {
     pub api: ApiConfig,
     pub storage: StorageConfig,
     pub rate_limits: RateLimits,
+    pub messages: MessagesConfig,
+    pub antispam: AntispamConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessagesConfig {
+    pub max_body_chars: usize,
+    pub recall_window_secs: i64,
+    pub system_accid: String,
+    pub dedupe_window_secs: i64,
+}
+
+impl Default for MessagesConfig {
+    fn default() -> Self {
+        MessagesConfig {
+            max_body_chars: qunfa_core::message::DEFAULT_MAX_BODY,
+            recall_window_secs: 120,
+            system_accid: "qunfa.system".into(),
+            dedupe_window_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AntispamConfig {
+    pub words_file: PathBuf,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -57,6 +85,8 @@ impl Default for Config {
             api: ApiConfig::default(),
             storage: StorageConfig::default(),
             rate_limits: RateLimits::default(),
+            messages: MessagesConfig::default(),
+            antispam: AntispamConfig::default(),
         }
     }
 }
@@ -169,6 +199,26 @@ pub const DOCS: &[(&str, &str)] = &[
         "Window length in seconds.",
     ),
     ("rate_limits.broadcast.penalty_secs", "Penalty in seconds."),
+    (
+        "messages.max_body_chars",
+        "Longest message `body`, in characters (NIM: 5000).",
+    ),
+    (
+        "messages.recall_window_secs",
+        "How long after sending a message can be recalled (NIM: 120); `ignoreTime=1` skips the check.",
+    ),
+    (
+        "messages.system_accid",
+        "The sender of sendMsgToAll calls without `from`; created on first use, never a recipient.",
+    ),
+    (
+        "messages.dedupe_window_secs",
+        "How long a sendMsgToAll `msgidclient` is remembered: a repeat answers the first send's result.",
+    ),
+    (
+        "antispam.words_file",
+        "A file of keywords (one per line, # comments) blocked for every app, besides each app's own list.",
+    ),
 ];
 
 /// Environment variables starting with `QUNFA_` that configure the client commands, not the

@@ -1,10 +1,12 @@
 //! The qunfa server: the NIM-compatible HTTP API over a `Store`, its configuration, startup and
 //! shutdown, and the signing client the CLI and the tests use to talk to it.
 
+pub mod antispam;
 pub mod api;
 pub mod apps;
 pub mod client;
 pub mod config;
+pub mod index;
 pub mod server;
 pub mod state;
 

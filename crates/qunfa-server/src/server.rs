@@ -50,8 +50,15 @@ impl Server {
         } else {
             None
         };
-        let state = Arc::new(AppState::new(config, store, clock));
+        let words = crate::antispam::KeywordFilter::load_global(&config.antispam.words_file)?;
+        let state = Arc::new(AppState::new(config, store, clock, words));
         state.apps.reload().await?;
+        let started = std::time::Instant::now();
+        state.indexes.warm().await?;
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "audience indexes built"
+        );
         Ok(Server {
             state,
             bootstrapped,

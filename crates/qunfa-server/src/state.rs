@@ -7,8 +7,10 @@ use qunfa_core::auth::ReplayGuard;
 use qunfa_core::clock::SharedClock;
 use qunfa_core::ratelimit::RateLimiter;
 
+use crate::antispam::KeywordFilter;
 use crate::apps::AppRegistry;
 use crate::config::Config;
+use crate::index::Indexes;
 
 pub struct AppState {
     pub config: Config,
@@ -17,12 +19,21 @@ pub struct AppState {
     pub replay: ReplayGuard,
     pub limiter: RateLimiter,
     pub clock: SharedClock,
+    pub indexes: Indexes,
+    pub antispam: KeywordFilter,
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Arc<dyn Store>, clock: SharedClock) -> AppState {
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        global_words: Vec<String>,
+    ) -> AppState {
         let rl = &config.rate_limits;
         AppState {
+            indexes: Indexes::new(store.clone(), &config.messages.system_accid),
+            antispam: KeywordFilter::new(store.clone(), global_words),
             apps: Arc::new(AppRegistry::new(store.clone())),
             replay: ReplayGuard::new(config.api.curtime_window_secs),
             limiter: RateLimiter::new(rl.default, rl.batch, rl.broadcast),

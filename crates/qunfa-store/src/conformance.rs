@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // a test suite: a failed unwrap is a failed check
 use qunfa_core::account::{Accid, AccountPatch, NewAccount, Profile, hash_token};
-use qunfa_core::dict::{Area, Enterptype};
 use qunfa_core::audience;
+use qunfa_core::dict::{Area, Enterptype};
 use qunfa_core::message::{BroadcastFilter, MsgKind, NewMessage};
 use qunfa_core::store::{SessionQuery, Store, StoreError};
 
@@ -306,7 +306,12 @@ pub async fn apps_are_isolated(s: &dyn Store) {
 }
 
 fn p2p(from: &str, to: &str, ordinal: u32, text: &str) -> NewMessage {
-    let mut m = NewMessage::new(MsgKind::P2p, accid(from), 0, format!("{{\"msg\":\"{text}\"}}"));
+    let mut m = NewMessage::new(
+        MsgKind::P2p,
+        accid(from),
+        0,
+        format!("{{\"msg\":\"{text}\"}}"),
+    );
     m.to = Some(accid(to));
     m.to_ordinal = Some(ordinal);
     m
@@ -325,20 +330,43 @@ pub async fn messages_get_increasing_msgids_and_reach_their_audience(s: &dyn Sto
     let app = s.create_app("a").await.unwrap().id;
     let other = s.create_app("b").await.unwrap().id;
     let sent = s
-        .store_messages(app, vec![p2p("a", "b", 1, "one"), mass("sys", &[0, 1, 2], None), p2p("b", "a", 0, "two")], 1000, 0)
+        .store_messages(
+            app,
+            vec![
+                p2p("a", "b", 1, "one"),
+                mass("sys", &[0, 1, 2], None),
+                p2p("b", "a", 0, "two"),
+            ],
+            1000,
+            0,
+        )
         .await
         .unwrap();
     let ids: Vec<i64> = sent.iter().map(|x| x.msgid).collect();
     assert!(ids[0] > 0 && ids[0] < ids[1] && ids[1] < ids[2], "{ids:?}");
     assert_eq!(sent[1].recipients, 3);
     assert!(sent.iter().all(|x| x.timetag == 1000 && !x.duplicate));
-    let later = s.store_messages(app, vec![mass("sys", &[2], None)], 2000, 0).await.unwrap();
+    let later = s
+        .store_messages(app, vec![mass("sys", &[2], None)], 2000, 0)
+        .await
+        .unwrap();
     assert!(later[0].msgid > ids[2]);
     // Each app counts on its own.
-    assert_eq!(s.store_messages(other, vec![p2p("x", "y", 0, "z")], 1, 0).await.unwrap()[0].msgid, 1);
+    assert_eq!(
+        s.store_messages(other, vec![p2p("x", "y", 0, "z")], 1, 0)
+            .await
+            .unwrap()[0]
+            .msgid,
+        1
+    );
 
     let ids_for = |ordinal: u32, after: i64, limit: usize| async move {
-        s.user_messages(app, ordinal, after, limit, 5000).await.unwrap().iter().map(|m| m.msgid).collect::<Vec<_>>()
+        s.user_messages(app, ordinal, after, limit, 5000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.msgid)
+            .collect::<Vec<_>>()
     };
     assert_eq!(ids_for(1, 0, 100).await, vec![ids[0], ids[1]]);
     assert_eq!(ids_for(0, 0, 100).await, vec![ids[1], ids[2]]);
@@ -346,10 +374,18 @@ pub async fn messages_get_increasing_msgids_and_reach_their_audience(s: &dyn Sto
     assert_eq!(ids_for(2, ids[1], 100).await, vec![later[0].msgid]);
     assert_eq!(ids_for(1, 0, 1).await, vec![ids[0]]);
     assert_eq!(ids_for(7, 0, 100).await, Vec::<i64>::new());
-    assert!(s.user_messages(other, 1, 0, 100, 5000).await.unwrap().is_empty());
+    assert!(
+        s.user_messages(other, 1, 0, 100, 5000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let m = s.message(app, ids[0]).await.unwrap().unwrap();
-    assert_eq!((m.from.as_str(), m.to.as_deref(), m.body.as_str()), ("a", Some("b"), r#"{"msg":"one"}"#));
+    assert_eq!(
+        (m.from.as_str(), m.to.as_deref(), m.body.as_str()),
+        ("a", Some("b"), r#"{"msg":"one"}"#)
+    );
     let bits = audience::decode(&s.message_audience(app, ids[1]).await.unwrap().unwrap()).unwrap();
     assert_eq!(bits.iter().collect::<Vec<_>>(), [0, 1, 2]);
     assert_eq!(s.message(app, 999).await.unwrap(), None);
@@ -357,30 +393,92 @@ pub async fn messages_get_increasing_msgids_and_reach_their_audience(s: &dyn Sto
 
 pub async fn mass_sends_are_idempotent_by_msgidclient(s: &dyn Store) {
     let app = s.create_app("a").await.unwrap().id;
-    let first = s.store_messages(app, vec![mass("sys", &[0], Some("k1"))], 1000, 0).await.unwrap()[0].clone();
-    let again = s.store_messages(app, vec![mass("sys", &[0, 1], Some("k1"))], 2000, 500).await.unwrap()[0].clone();
-    assert_eq!(again, qunfa_core::message::Sent { duplicate: true, ..first.clone() });
+    let first = s
+        .store_messages(app, vec![mass("sys", &[0], Some("k1"))], 1000, 0)
+        .await
+        .unwrap()[0]
+        .clone();
+    let again = s
+        .store_messages(app, vec![mass("sys", &[0, 1], Some("k1"))], 2000, 500)
+        .await
+        .unwrap()[0]
+        .clone();
+    assert_eq!(
+        again,
+        qunfa_core::message::Sent {
+            duplicate: true,
+            ..first.clone()
+        }
+    );
     // Outside the window the key is free again.
-    let later = s.store_messages(app, vec![mass("sys", &[0, 1], Some("k1"))], 9000, 1500).await.unwrap()[0].clone();
+    let later = s
+        .store_messages(app, vec![mass("sys", &[0, 1], Some("k1"))], 9000, 1500)
+        .await
+        .unwrap()[0]
+        .clone();
     assert!(!later.duplicate && later.msgid > first.msgid && later.recipients == 2);
-    assert_eq!(s.mass_messages(app, None, 10).await.unwrap().iter().map(|m| m.msgid).collect::<Vec<_>>(), [later.msgid, first.msgid]);
-    assert_eq!(s.mass_messages(app, Some(later.msgid), 10).await.unwrap().len(), 1);
+    assert_eq!(
+        s.mass_messages(app, None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.msgid)
+            .collect::<Vec<_>>(),
+        [later.msgid, first.msgid]
+    );
+    assert_eq!(
+        s.mass_messages(app, Some(later.msgid), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 pub async fn recalled_messages_disappear_and_leave_a_tombstone(s: &dyn Store) {
     let app = s.create_app("a").await.unwrap().id;
-    let sent = s.store_messages(app, vec![p2p("a", "b", 1, "oops"), mass("sys", &[1], None)], 1000, 0).await.unwrap();
+    let sent = s
+        .store_messages(
+            app,
+            vec![p2p("a", "b", 1, "oops"), mass("sys", &[1], None)],
+            1000,
+            0,
+        )
+        .await
+        .unwrap();
     let mut tomb = NewMessage::new(MsgKind::Recall, accid("a"), 0, "{}".into());
     tomb.to = Some(accid("b"));
     tomb.to_ordinal = Some(1);
     tomb.ref_msgid = Some(sent[0].msgid);
-    let t = s.recall_message(app, sent[0].msgid, tomb, 1500).await.unwrap();
+    let t = s
+        .recall_message(app, sent[0].msgid, tomb, 1500)
+        .await
+        .unwrap();
     assert!(t.msgid > sent[1].msgid);
-    assert_eq!(s.message(app, sent[0].msgid).await.unwrap().unwrap().recalled_ms, Some(1500));
+    assert_eq!(
+        s.message(app, sent[0].msgid)
+            .await
+            .unwrap()
+            .unwrap()
+            .recalled_ms,
+        Some(1500)
+    );
     let got = s.user_messages(app, 1, 0, 100, 2000).await.unwrap();
-    assert_eq!(got.iter().map(|m| (m.msgid, m.kind)).collect::<Vec<_>>(), [(sent[1].msgid, MsgKind::Mass), (t.msgid, MsgKind::Recall)]);
+    assert_eq!(
+        got.iter().map(|m| (m.msgid, m.kind)).collect::<Vec<_>>(),
+        [(sent[1].msgid, MsgKind::Mass), (t.msgid, MsgKind::Recall)]
+    );
     assert_eq!(got[1].ref_msgid, Some(sent[0].msgid));
-    let q = SessionQuery { a: "a".into(), b: "b".into(), begin_ms: 0, end_ms: 10_000, limit: 100, ascending: true, types: vec![], exclude_msgid: None };
+    let q = SessionQuery {
+        a: "a".into(),
+        b: "b".into(),
+        begin_ms: 0,
+        end_ms: 10_000,
+        limit: 100,
+        ascending: true,
+        types: vec![],
+        exclude_msgid: None,
+    };
     assert!(s.session_messages(app, q).await.unwrap().is_empty());
 }
 
@@ -392,23 +490,62 @@ pub async fn broadcasts_expire_and_can_be_deleted(s: &dyn Store) {
     b.expire_ms = Some(5000);
     let mut online = b.clone();
     online.offline = false;
-    let sent = s.store_messages(app, vec![b, online], 1000, 0).await.unwrap();
-    assert_eq!(s.user_messages(app, 0, 0, 10, 4000).await.unwrap().len(), 1, "only the offline one syncs");
-    assert!(s.user_messages(app, 0, 0, 10, 5000).await.unwrap().is_empty(), "expired");
-    let all = s.broadcasts(app, 0, 10, BroadcastFilter::All).await.unwrap();
-    assert_eq!(all.iter().map(|m| m.msgid).collect::<Vec<_>>(), [sent[1].msgid, sent[0].msgid]);
-    assert_eq!(s.broadcasts(app, 0, 10, BroadcastFilter::OnlineOnly).await.unwrap().len(), 1);
-    assert_eq!(s.broadcasts(app, sent[0].msgid, 10, BroadcastFilter::All).await.unwrap().len(), 1);
+    let sent = s
+        .store_messages(app, vec![b, online], 1000, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.user_messages(app, 0, 0, 10, 4000).await.unwrap().len(),
+        1,
+        "only the offline one syncs"
+    );
+    assert!(
+        s.user_messages(app, 0, 0, 10, 5000)
+            .await
+            .unwrap()
+            .is_empty(),
+        "expired"
+    );
+    let all = s
+        .broadcasts(app, 0, 10, BroadcastFilter::All)
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|m| m.msgid).collect::<Vec<_>>(),
+        [sent[1].msgid, sent[0].msgid]
+    );
+    assert_eq!(
+        s.broadcasts(app, 0, 10, BroadcastFilter::OnlineOnly)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.broadcasts(app, sent[0].msgid, 10, BroadcastFilter::All)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert!(s.delete_broadcast(app, sent[0].msgid).await.unwrap());
     assert!(!s.delete_broadcast(app, sent[0].msgid).await.unwrap());
-    assert_eq!(s.broadcasts(app, 0, 10, BroadcastFilter::Offline).await.unwrap().len(), 0);
+    assert_eq!(
+        s.broadcasts(app, 0, 10, BroadcastFilter::Offline)
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 pub async fn keyword_lists_are_per_app(s: &dyn Store) {
     let a = s.create_app("a").await.unwrap().id;
     let b = s.create_app("b").await.unwrap().id;
     assert!(s.words(a).await.unwrap().is_empty());
-    s.set_words(a, vec!["赌博".into(), "spam".into()]).await.unwrap();
+    s.set_words(a, vec!["赌博".into(), "spam".into()])
+        .await
+        .unwrap();
     s.set_words(a, vec!["赌博".into()]).await.unwrap();
     assert_eq!(s.words(a).await.unwrap(), ["赌博"]);
     assert!(s.words(b).await.unwrap().is_empty());

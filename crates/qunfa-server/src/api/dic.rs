@@ -40,7 +40,10 @@ pub async fn create_area(State(s): State<Arc<AppState>>, Nim { app, params }: Ni
         name: name.to_owned(),
         parentid,
     };
+    let ix = s.indexes.get(app.id).await?;
+    let _gate = ix.gate().await;
     s.store.create_area(app.id, area.clone()).await?;
+    ix.write().add_area(&area.areaid, area.parentid.as_deref());
     ok(json!({"data": area_json(&area)}))
 }
 
@@ -58,14 +61,24 @@ pub async fn update_area(State(s): State<Arc<AppState>>, Nim { app, params }: Ni
     if name.is_none() && parentid.is_none() {
         return Err(ApiError::param("nothing to update: give name or parentid").into());
     }
-    s.store.update_area(app.id, areaid, name, parentid).await?;
+    let ix = s.indexes.get(app.id).await?;
+    let _gate = ix.gate().await;
+    s.store
+        .update_area(app.id, areaid, name, parentid.clone())
+        .await?;
+    if let Some(parent) = parentid {
+        ix.write().set_area_parent(areaid, parent.as_deref());
+    }
     ok(json!({}))
 }
 
 pub async fn delete_area(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
     let areaid = params.required("areaid")?;
     check_id("areaid", areaid)?;
+    let ix = s.indexes.get(app.id).await?;
+    let _gate = ix.gate().await;
     s.store.delete_area(app.id, areaid).await?;
+    ix.write().remove_area(areaid);
     ok(json!({}))
 }
 
@@ -83,7 +96,10 @@ pub async fn create_enterptype(State(s): State<Arc<AppState>>, Nim { app, params
         enterptypeid: id.to_owned(),
         name: name.to_owned(),
     };
+    let ix = s.indexes.get(app.id).await?;
+    let _gate = ix.gate().await;
     s.store.create_enterptype(app.id, t.clone()).await?;
+    ix.write().add_type(&t.enterptypeid);
     ok(json!({"data": t}))
 }
 
@@ -101,7 +117,10 @@ pub async fn update_enterptype(State(s): State<Arc<AppState>>, Nim { app, params
 pub async fn delete_enterptype(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
     let id = params.required("enterptypeid")?;
     check_id("enterptypeid", id)?;
+    let ix = s.indexes.get(app.id).await?;
+    let _gate = ix.gate().await;
     s.store.delete_enterptype(app.id, id).await?;
+    ix.write().remove_type(id);
     ok(json!({}))
 }
 

@@ -2,7 +2,10 @@
 //! Every answer is HTTP 200 with `{"code":…}` JSON; failures carry a `desc` naming the
 //! offending parameter.
 
+pub mod antispam;
 pub mod dic;
+pub mod history;
+pub mod msg;
 pub mod request;
 pub mod user;
 
@@ -110,6 +113,60 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/nimserver/dic/listEnterptypes.action",
             post(dic::list_enterptypes),
+        )
+        .route("/nimserver/msg/sendMsg.action", post(msg::send_msg))
+        .route(
+            "/nimserver/msg/sendBatchMsg.action",
+            post(msg::send_batch_msg),
+        )
+        .route(
+            "/nimserver/msg/sendMsgToAll.action",
+            post(msg::send_msg_to_all),
+        )
+        .route(
+            "/nimserver/msg/previewAudience.action",
+            post(msg::preview_audience),
+        )
+        .route(
+            "/nimserver/msg/broadcastMsg.action",
+            post(msg::broadcast_msg),
+        )
+        .route("/nimserver/msg/recall.action", post(msg::recall))
+        .route(
+            "/nimserver/msg/recallMassMsg.action",
+            post(msg::recall_mass_msg),
+        )
+        .route(
+            "/nimserver/history/querySessionMsg.action",
+            post(history::query_session_msg),
+        )
+        .route(
+            "/nimserver/history/queryBroadcastMsg.action",
+            post(history::query_broadcast_msg),
+        )
+        .route(
+            "/nimserver/history/queryBroadcastMsgById.action",
+            post(history::query_broadcast_msg_by_id),
+        )
+        .route(
+            "/nimserver/history/delBroadcastMsgById.action",
+            post(history::del_broadcast_msg_by_id),
+        )
+        .route(
+            "/nimserver/history/queryUserMsgs.action",
+            post(history::query_user_msgs),
+        )
+        .route(
+            "/nimserver/history/queryMassMsgs.action",
+            post(history::query_mass_msgs),
+        )
+        .route(
+            "/nimserver/antispam/setWords.action",
+            post(antispam::set_words),
+        )
+        .route(
+            "/nimserver/antispam/getWords.action",
+            post(antispam::get_words),
         )
         .route("/nimserver/health/liveness.action", any(liveness))
         .method_not_allowed_fallback(method_not_allowed)

@@ -13,7 +13,75 @@ use qunfa_core::store::StoreResult;
 use serde_json::{Map, Value, json};
 
 use super::{Answer, Nim, Params, ok};
+use crate::index::AppIndex;
 use crate::state::AppState;
+
+/// Sets the index entries of accounts just written, from what the store now holds.
+async fn reindex(s: &AppState, app: i64, ix: &AppIndex, accids: &[Accid]) -> Result<(), ApiError> {
+    let accounts = s.store.get_accounts(app, accids).await?;
+    let mut w = ix.write();
+    for a in &accounts {
+        let p = &a.profile;
+        w.upsert_account(
+            a.ordinal,
+            a.accid.as_str(),
+            p.areaid.as_deref(),
+            p.enterptypeid.as_deref(),
+            a.blocked,
+        );
+    }
+    Ok(())
+}
+
+/// Updates one account under the app's index gate, then re-indexes it.
+async fn patch_account(
+    s: &AppState,
+    app: i64,
+    accid: &Accid,
+    patch: AccountPatch,
+) -> Result<(), ApiError> {
+    let ix = s.indexes.get(app).await?;
+    let _gate = ix.gate().await;
+    s.store.update_account(app, accid, patch).await?;
+    reindex(s, app, &ix, std::slice::from_ref(accid)).await
+}
+
+/// Creates accounts under the app's index gate and indexes those created.
+async fn create_indexed(
+    s: &AppState,
+    app: i64,
+    accounts: Vec<NewAccount>,
+) -> Result<Vec<StoreResult<u32>>, ApiError> {
+    let ix = s.indexes.get(app).await?;
+    let _gate = ix.gate().await;
+    let keep: Vec<(Accid, Option<String>, Option<String>)> = accounts
+        .iter()
+        .map(|a| {
+            (
+                a.accid.clone(),
+                a.profile.areaid.clone(),
+                a.profile.enterptypeid.clone(),
+            )
+        })
+        .collect();
+    let results = s.store.create_accounts(app, accounts).await?;
+    let mut w = ix.write();
+    for ((accid, area, etype), r) in keep.iter().zip(&results) {
+        if let Ok(ordinal) = r {
+            w.upsert_account(
+                *ordinal,
+                accid.as_str(),
+                area.as_deref(),
+                etype.as_deref(),
+                false,
+            );
+            if accid.as_str() == s.config.messages.system_accid {
+                w.set_system(*ordinal);
+            }
+        }
+    }
+    Ok(results)
+}
 
 /// Most accounts `getUinfos` answers for at once (NIM's limit).
 pub const MAX_UINFOS: usize = 200;
@@ -53,7 +121,7 @@ pub async fn create(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) ->
         accid: accid.clone(),
         profile,
     };
-    single(s.store.create_accounts(app.id, vec![new]).await?)?;
+    single(create_indexed(&s, app.id, vec![new]).await?)?;
     ok(json!({"info": {"accid": accid, "name": name, "token": token}}))
 }
 
@@ -66,17 +134,12 @@ pub async fn update(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) ->
         None => None,
     };
     let profile = profile(&params, &["props", "areaid", "enterptypeid"])?;
-    s.store
-        .update_account(
-            app.id,
-            &accid,
-            AccountPatch {
-                token_hash: token,
-                profile,
-                blocked: None,
-            },
-        )
-        .await?;
+    let patch = AccountPatch {
+        token_hash: token,
+        profile,
+        blocked: None,
+    };
+    patch_account(&s, app.id, &accid, patch).await?;
     ok(json!({}))
 }
 
@@ -87,7 +150,7 @@ pub async fn refresh_token(State(s): State<Arc<AppState>>, Nim { app, params }: 
         token_hash: Some(hash_token(&accid, &token)),
         ..Default::default()
     };
-    s.store.update_account(app.id, &accid, patch).await?;
+    patch_account(&s, app.id, &accid, patch).await?;
     ok(json!({"info": {"accid": accid, "token": token}}))
 }
 
@@ -101,7 +164,7 @@ pub async fn block(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> 
         blocked: Some(true),
         ..Default::default()
     };
-    s.store.update_account(app.id, &accid, patch).await?;
+    patch_account(&s, app.id, &accid, patch).await?;
     ok(json!({}))
 }
 
@@ -111,7 +174,7 @@ pub async fn unblock(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -
         blocked: Some(false),
         ..Default::default()
     };
-    s.store.update_account(app.id, &accid, patch).await?;
+    patch_account(&s, app.id, &accid, patch).await?;
     ok(json!({}))
 }
 
@@ -158,16 +221,16 @@ pub async fn update_uinfo(State(s): State<Arc<AppState>>, Nim { app, params }: N
         .filter(|f| *f != "props")
         .collect();
     let profile = profile(&params, &allowed)?;
-    s.store
-        .update_account(
-            app.id,
-            &accid,
-            AccountPatch {
-                profile,
-                ..Default::default()
-            },
-        )
-        .await?;
+    patch_account(
+        &s,
+        app.id,
+        &accid,
+        AccountPatch {
+            profile,
+            ..Default::default()
+        },
+    )
+    .await?;
     ok(json!({}))
 }
 
@@ -241,7 +304,7 @@ pub async fn batch_create(State(s): State<Arc<AppState>>, Nim { app, params }: N
             }
         }
     }
-    let stored = s.store.create_accounts(app.id, to_create).await?;
+    let stored = create_indexed(&s, app.id, to_create).await?;
     for (slot, r) in slots.into_iter().zip(stored) {
         if let Err(e) = r {
             let e = ApiError::from(e);

@@ -70,12 +70,21 @@ fn insert(c: &Connection, app: i64, msgid: i64, m: &NewMessage, now_ms: i64) -> 
 
 fn next_msgids(c: &Connection, app: i64, n: i64) -> StoreResult<i64> {
     let mut st = c
-        .prepare_cached("UPDATE apps SET next_msgid = next_msgid + ?2 WHERE id = ?1 RETURNING next_msgid - ?2")
+        .prepare_cached(
+            "UPDATE apps SET next_msgid = next_msgid + ?2 WHERE id = ?1 RETURNING next_msgid - ?2",
+        )
         .map_err(internal)?;
-    st.query_row(params![app, n], |r| r.get(0)).map_err(internal)
+    st.query_row(params![app, n], |r| r.get(0))
+        .map_err(internal)
 }
 
-pub(super) fn store(c: &Connection, app: i64, msgs: &[NewMessage], now_ms: i64, dedupe_since: i64) -> StoreResult<Vec<Sent>> {
+pub(super) fn store(
+    c: &Connection,
+    app: i64,
+    msgs: &[NewMessage],
+    now_ms: i64,
+    dedupe_since: i64,
+) -> StoreResult<Vec<Sent>> {
     let mut out = Vec::with_capacity(msgs.len());
     let mut fresh = Vec::with_capacity(msgs.len());
     for m in msgs {
@@ -112,7 +121,13 @@ pub(super) fn store(c: &Connection, app: i64, msgs: &[NewMessage], now_ms: i64, 
         for slot in out.iter_mut().filter(|s| s.is_none()) {
             let Some(m) = fresh.next() else { break };
             insert(c, app, msgid, m, now_ms)?;
-            *slot = Some(Sent { msgid, timetag: now_ms, antispam: m.antispam, recipients: m.recipients, duplicate: false });
+            *slot = Some(Sent {
+                msgid,
+                timetag: now_ms,
+                antispam: m.antispam,
+                recipients: m.recipients,
+                duplicate: false,
+            });
             msgid += 1;
         }
     }
@@ -121,20 +136,33 @@ pub(super) fn store(c: &Connection, app: i64, msgs: &[NewMessage], now_ms: i64, 
 
 pub(super) fn get(c: &Connection, app: i64, msgid: i64) -> StoreResult<Option<Message>> {
     let mut st = c
-        .prepare_cached(&format!("SELECT {COLS} FROM messages WHERE app_id = ?1 AND msgid = ?2"))
+        .prepare_cached(&format!(
+            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND msgid = ?2"
+        ))
         .map_err(internal)?;
-    st.query_row(params![app, msgid], row).optional().map_err(internal)
+    st.query_row(params![app, msgid], row)
+        .optional()
+        .map_err(internal)
 }
 
 pub(super) fn audience(c: &Connection, app: i64, msgid: i64) -> StoreResult<Option<Vec<u8>>> {
     let mut st = c
         .prepare_cached("SELECT audience FROM messages WHERE app_id = ?1 AND msgid = ?2")
         .map_err(internal)?;
-    let v: Option<Option<Vec<u8>>> = st.query_row(params![app, msgid], |r| r.get(0)).optional().map_err(internal)?;
+    let v: Option<Option<Vec<u8>>> = st
+        .query_row(params![app, msgid], |r| r.get(0))
+        .optional()
+        .map_err(internal)?;
     Ok(v.flatten())
 }
 
-pub(super) fn recall(c: &Connection, app: i64, msgid: i64, tombstone: &NewMessage, now_ms: i64) -> StoreResult<Sent> {
+pub(super) fn recall(
+    c: &Connection,
+    app: i64,
+    msgid: i64,
+    tombstone: &NewMessage,
+    now_ms: i64,
+) -> StoreResult<Sent> {
     c.execute(
         "UPDATE messages SET recalled_ms = ?3 WHERE app_id = ?1 AND msgid = ?2 AND recalled_ms IS NULL",
         params![app, msgid, now_ms],
@@ -142,7 +170,13 @@ pub(super) fn recall(c: &Connection, app: i64, msgid: i64, tombstone: &NewMessag
     .map_err(internal)?;
     let id = next_msgids(c, app, 1)?;
     insert(c, app, id, tombstone, now_ms)?;
-    Ok(Sent { msgid: id, timetag: now_ms, antispam: false, recipients: tombstone.recipients, duplicate: false })
+    Ok(Sent {
+        msgid: id,
+        timetag: now_ms,
+        antispam: false,
+        recipients: tombstone.recipients,
+        duplicate: false,
+    })
 }
 
 pub(super) fn session(c: &Connection, app: i64, q: &SessionQuery) -> StoreResult<Vec<Message>> {
@@ -150,7 +184,14 @@ pub(super) fn session(c: &Connection, app: i64, q: &SessionQuery) -> StoreResult
     let types = if q.types.is_empty() {
         String::new()
     } else {
-        format!(" AND msg_type IN ({})", q.types.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(","))
+        format!(
+            " AND msg_type IN ({})",
+            q.types
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        )
     };
     let sql = format!(
         "SELECT {COLS} FROM messages WHERE app_id = ?1 AND kind = 0 AND antispam = 0 AND recalled_ms IS NULL \
@@ -160,14 +201,29 @@ pub(super) fn session(c: &Connection, app: i64, q: &SessionQuery) -> StoreResult
     let mut st = c.prepare_cached(&sql).map_err(internal)?;
     let rows = st
         .query_map(
-            params![app, q.a, q.b, q.begin_ms, q.end_ms, q.exclude_msgid.unwrap_or(-1), q.limit as i64],
+            params![
+                app,
+                q.a,
+                q.b,
+                q.begin_ms,
+                q.end_ms,
+                q.exclude_msgid.unwrap_or(-1),
+                q.limit as i64
+            ],
             row,
         )
         .map_err(internal)?;
     rows.collect::<Result<_, _>>().map_err(internal)
 }
 
-pub(super) fn for_user(c: &Connection, app: i64, ordinal: u32, after: i64, limit: usize, now_ms: i64) -> StoreResult<Vec<Message>> {
+pub(super) fn for_user(
+    c: &Connection,
+    app: i64,
+    ordinal: u32,
+    after: i64,
+    limit: usize,
+    now_ms: i64,
+) -> StoreResult<Vec<Message>> {
     let mut direct: Vec<Message> = {
         let mut st = c
             .prepare_cached(&format!(
@@ -175,12 +231,18 @@ pub(super) fn for_user(c: &Connection, app: i64, ordinal: u32, after: i64, limit
                  AND antispam = 0 AND recalled_ms IS NULL ORDER BY msgid LIMIT ?4"
             ))
             .map_err(internal)?;
-        let rows = st.query_map(params![app, ordinal, after, limit as i64], row).map_err(internal)?;
+        let rows = st
+            .query_map(params![app, ordinal, after, limit as i64], row)
+            .map_err(internal)?;
         rows.collect::<Result<_, _>>().map_err(internal)?
     };
     // Messages with an audience: stop once `limit` of them hold this account, or once past
     // the last direct message when that list is already full.
-    let ceiling = if direct.len() == limit { direct.last().map(|m| m.msgid) } else { None };
+    let ceiling = if direct.len() == limit {
+        direct.last().map(|m| m.msgid)
+    } else {
+        None
+    };
     let mut fanout = Vec::new();
     {
         let mut st = c
@@ -208,17 +270,30 @@ pub(super) fn for_user(c: &Connection, app: i64, ordinal: u32, after: i64, limit
     Ok(direct)
 }
 
-pub(super) fn mass(c: &Connection, app: i64, before: Option<i64>, limit: usize) -> StoreResult<Vec<Message>> {
+pub(super) fn mass(
+    c: &Connection,
+    app: i64,
+    before: Option<i64>,
+    limit: usize,
+) -> StoreResult<Vec<Message>> {
     let mut st = c
         .prepare_cached(&format!(
             "SELECT {COLS} FROM messages WHERE app_id = ?1 AND kind = 1 AND msgid < ?2 ORDER BY msgid DESC LIMIT ?3"
         ))
         .map_err(internal)?;
-    let rows = st.query_map(params![app, before.unwrap_or(i64::MAX), limit as i64], row).map_err(internal)?;
+    let rows = st
+        .query_map(params![app, before.unwrap_or(i64::MAX), limit as i64], row)
+        .map_err(internal)?;
     rows.collect::<Result<_, _>>().map_err(internal)
 }
 
-pub(super) fn broadcasts(c: &Connection, app: i64, start: i64, limit: usize, filter: BroadcastFilter) -> StoreResult<Vec<Message>> {
+pub(super) fn broadcasts(
+    c: &Connection,
+    app: i64,
+    start: i64,
+    limit: usize,
+    filter: BroadcastFilter,
+) -> StoreResult<Vec<Message>> {
     let which = match filter {
         BroadcastFilter::All => "",
         BroadcastFilter::Offline => " AND offline = 1",
@@ -231,7 +306,9 @@ pub(super) fn broadcasts(c: &Connection, app: i64, start: i64, limit: usize, fil
         ))
         .map_err(internal)?;
     let start = if start <= 0 { i64::MAX } else { start };
-    let rows = st.query_map(params![app, start, limit as i64], row).map_err(internal)?;
+    let rows = st
+        .query_map(params![app, start, limit as i64], row)
+        .map_err(internal)?;
     rows.collect::<Result<_, _>>().map_err(internal)
 }
 

@@ -640,7 +640,9 @@ impl Store for SqliteStore {
         now_ms: i64,
         dedupe_since_ms: i64,
     ) -> StoreResult<Vec<Sent>> {
-        self.db.write(move |c| messages::store(c, app, &msgs, now_ms, dedupe_since_ms)).await
+        self.db
+            .write(move |c| messages::store(c, app, &msgs, now_ms, dedupe_since_ms))
+            .await
     }
 
     async fn message(&self, app: i64, msgid: i64) -> StoreResult<Option<Message>> {
@@ -648,31 +650,67 @@ impl Store for SqliteStore {
     }
 
     async fn message_audience(&self, app: i64, msgid: i64) -> StoreResult<Option<Vec<u8>>> {
-        self.db.read(move |c| messages::audience(c, app, msgid)).await
+        self.db
+            .read(move |c| messages::audience(c, app, msgid))
+            .await
     }
 
-    async fn recall_message(&self, app: i64, msgid: i64, tombstone: NewMessage, now_ms: i64) -> StoreResult<Sent> {
-        self.db.write(move |c| messages::recall(c, app, msgid, &tombstone, now_ms)).await
+    async fn recall_message(
+        &self,
+        app: i64,
+        msgid: i64,
+        tombstone: NewMessage,
+        now_ms: i64,
+    ) -> StoreResult<Sent> {
+        self.db
+            .write(move |c| messages::recall(c, app, msgid, &tombstone, now_ms))
+            .await
     }
 
     async fn session_messages(&self, app: i64, q: SessionQuery) -> StoreResult<Vec<Message>> {
         self.db.read(move |c| messages::session(c, app, &q)).await
     }
 
-    async fn user_messages(&self, app: i64, ordinal: u32, after: i64, limit: usize, now_ms: i64) -> StoreResult<Vec<Message>> {
-        self.db.read(move |c| messages::for_user(c, app, ordinal, after, limit, now_ms)).await
+    async fn user_messages(
+        &self,
+        app: i64,
+        ordinal: u32,
+        after: i64,
+        limit: usize,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Message>> {
+        self.db
+            .read(move |c| messages::for_user(c, app, ordinal, after, limit, now_ms))
+            .await
     }
 
-    async fn mass_messages(&self, app: i64, before: Option<i64>, limit: usize) -> StoreResult<Vec<Message>> {
-        self.db.read(move |c| messages::mass(c, app, before, limit)).await
+    async fn mass_messages(
+        &self,
+        app: i64,
+        before: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        self.db
+            .read(move |c| messages::mass(c, app, before, limit))
+            .await
     }
 
-    async fn broadcasts(&self, app: i64, start: i64, limit: usize, filter: BroadcastFilter) -> StoreResult<Vec<Message>> {
-        self.db.read(move |c| messages::broadcasts(c, app, start, limit, filter)).await
+    async fn broadcasts(
+        &self,
+        app: i64,
+        start: i64,
+        limit: usize,
+        filter: BroadcastFilter,
+    ) -> StoreResult<Vec<Message>> {
+        self.db
+            .read(move |c| messages::broadcasts(c, app, start, limit, filter))
+            .await
     }
 
     async fn delete_broadcast(&self, app: i64, id: i64) -> StoreResult<bool> {
-        self.db.write(move |c| messages::delete_broadcast(c, app, id)).await
+        self.db
+            .write(move |c| messages::delete_broadcast(c, app, id))
+            .await
     }
 
     async fn set_words(&self, app: i64, words: Vec<String>) -> StoreResult<()> {
@@ -694,7 +732,11 @@ impl Store for SqliteStore {
         self.db
             .read(move |c| {
                 let json: Option<String> = c
-                    .query_row("SELECT words FROM antispam_words WHERE app_id = ?1", [app], |r| r.get(0))
+                    .query_row(
+                        "SELECT words FROM antispam_words WHERE app_id = ?1",
+                        [app],
+                        |r| r.get(0),
+                    )
                     .optional()
                     .map_err(internal)?;
                 match json {
