@@ -66,6 +66,10 @@ impl TestServer {
         }
     }
 
+    pub fn clock_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
     pub fn state(&self) -> &Arc<AppState> {
         &self.server.state
     }
