@@ -372,13 +372,10 @@ mod tests {
         accounts: Vec<(Option<usize>, Option<usize>, bool)>,
     }
 
-    fn model_strategy() -> impl Strategy<
-        Value = (
-            Model,
-            Vec<(Vec<usize>, Vec<usize>, Option<Vec<usize>>)>,
-            Option<usize>,
-        ),
-    > {
+    /// Areas, types and list members of one random selection.
+    type Sel = (Vec<usize>, Vec<usize>, Option<Vec<usize>>);
+
+    fn model_strategy() -> impl Strategy<Value = (Model, Vec<Sel>, Option<usize>)> {
         (1usize..12, 1usize..5, 0usize..60).prop_flat_map(|(n_areas, n_types, n_acc)| {
             let parents = (0..n_areas)
                 .map(|i| {

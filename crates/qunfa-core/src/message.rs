@@ -247,6 +247,33 @@ impl NewMessage {
     }
 }
 
+impl NewMessage {
+    /// The message as stored once `sent` answered for it.
+    pub fn stored(&self, sent: &Sent) -> Message {
+        Message {
+            msgid: sent.msgid,
+            timetag: sent.timetag,
+            kind: self.kind,
+            from: self.from.to_string(),
+            to: self.to.as_ref().map(|a| a.to_string()),
+            msg_type: self.msg_type,
+            body: self.body.clone(),
+            ext: self.ext.clone(),
+            extra: self.extra.clone(),
+            msgidclient: self.msgidclient.clone(),
+            antispam: self.antispam,
+            mark_read: self.mark_read,
+            recipients: self.recipients,
+            selection: self.selection.clone(),
+            offline: self.offline,
+            expire_ms: self.expire_ms,
+            ref_msgid: self.ref_msgid,
+            recalled_ms: None,
+            deleted: false,
+        }
+    }
+}
+
 /// A stored message (without its audience bitmap).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {

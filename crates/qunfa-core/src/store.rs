@@ -180,6 +180,18 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a broadcast; `false` when there is none with that id.
     async fn delete_broadcast(&self, app: i64, id: i64) -> StoreResult<bool>;
 
+    // --- delivery and reads -----------------------------------------------------------
+    /// Raises accounts' delivery cursors (a lower value than the stored one is ignored).
+    async fn save_cursors(&self, app: i64, cursors: Vec<(u32, i64)>) -> StoreResult<()>;
+    /// The ordinals whose cursor is at least `msgid`: everyone who has it.
+    async fn delivered(&self, app: i64, msgid: i64) -> StoreResult<Vec<u32>>;
+    /// Adds readers (an encoded bitmap of ordinals) to a message's readers.
+    async fn add_reads(&self, app: i64, reads: Vec<(i64, Vec<u8>)>) -> StoreResult<()>;
+    /// The encoded bitmap of a message's readers, if anyone read it.
+    async fn readers(&self, app: i64, msgid: i64) -> StoreResult<Option<Vec<u8>>>;
+    /// The accids of these ordinals, in ordinal order (unknown ordinals are left out).
+    async fn accids_of(&self, app: i64, ordinals: Vec<u32>) -> StoreResult<Vec<(u32, String)>>;
+
     // --- keyword filter ---------------------------------------------------------------
     async fn set_words(&self, app: i64, words: Vec<String>) -> StoreResult<()>;
     async fn words(&self, app: i64) -> StoreResult<Vec<String>>;

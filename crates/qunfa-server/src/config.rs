@@ -23,6 +23,37 @@ pub struct Config {
     pub rate_limits: RateLimits,
     pub messages: MessagesConfig,
     pub antispam: AntispamConfig,
+    pub gateway: GatewayConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    pub login_timeout_secs: u64,
+    pub ping_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub queue_frames: usize,
+    pub sync_page: usize,
+    pub max_frame_bytes: usize,
+    pub read_buffer_bytes: usize,
+    pub write_buffer_bytes: usize,
+    pub flush_ms: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            login_timeout_secs: 10,
+            ping_secs: 30,
+            idle_timeout_secs: 90,
+            queue_frames: 4096,
+            sync_page: 500,
+            max_frame_bytes: 64 * 1024,
+            read_buffer_bytes: 4096,
+            write_buffer_bytes: 0,
+            flush_ms: 500,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -87,6 +118,7 @@ impl Default for Config {
             rate_limits: RateLimits::default(),
             messages: MessagesConfig::default(),
             antispam: AntispamConfig::default(),
+            gateway: GatewayConfig::default(),
         }
     }
 }
@@ -218,6 +250,42 @@ pub const DOCS: &[(&str, &str)] = &[
     (
         "antispam.words_file",
         "A file of keywords (one per line, # comments) blocked for every app, besides each app's own list.",
+    ),
+    (
+        "gateway.login_timeout_secs",
+        "A WebSocket client must log in within this many seconds (close 4002).",
+    ),
+    (
+        "gateway.ping_secs",
+        "How often the server pings each WebSocket client.",
+    ),
+    (
+        "gateway.idle_timeout_secs",
+        "A client that sends nothing (not even a pong) this long is closed (4002).",
+    ),
+    (
+        "gateway.queue_frames",
+        "Frames queued per connection; a client that falls this far behind is closed (4008) and resyncs.",
+    ),
+    (
+        "gateway.sync_page",
+        "Messages per store query while a client catches up after login.",
+    ),
+    (
+        "gateway.max_frame_bytes",
+        "Largest frame a client may send.",
+    ),
+    (
+        "gateway.read_buffer_bytes",
+        "Read buffer per connection; small buffers keep idle connections cheap.",
+    ),
+    (
+        "gateway.write_buffer_bytes",
+        "Bytes buffered before a write is forced; 0 writes at each flush (frames queued together still go in one write).",
+    ),
+    (
+        "gateway.flush_ms",
+        "How often client acks and read reports are written to the store.",
     ),
 ];
 

@@ -4,11 +4,15 @@
 pub mod antispam;
 pub mod api;
 pub mod apps;
+pub mod audiences;
 pub mod client;
 pub mod config;
+pub mod gateway;
+pub mod hub;
 pub mod index;
 pub mod server;
 pub mod state;
+pub mod tracker;
 
 pub use config::Config;
 pub use server::{Server, run};

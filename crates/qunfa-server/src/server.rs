@@ -19,6 +19,7 @@ use crate::state::AppState;
 
 pub struct Server {
     pub state: Arc<AppState>,
+    fanout: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<crate::hub::Delivery>>>,
     /// The app created on this first start, if any (its secret is shown once).
     pub bootstrapped: Option<App>,
     /// Held for the server's life: one server per data directory.
@@ -51,7 +52,8 @@ impl Server {
             None
         };
         let words = crate::antispam::KeywordFilter::load_global(&config.antispam.words_file)?;
-        let state = Arc::new(AppState::new(config, store, clock, words));
+        let (state, fanout) = AppState::new(config, store, clock, words);
+        let state = Arc::new(state);
         state.apps.reload().await?;
         let started = std::time::Instant::now();
         state.indexes.warm().await?;
@@ -61,25 +63,49 @@ impl Server {
         );
         Ok(Server {
             state,
+            fanout: std::sync::Mutex::new(Some(fanout)),
             bootstrapped,
             _lock: lock,
         })
     }
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// Serves the API and the gateway on `listener` until `shutdown` resolves, then shuts down
+/// in phases: stop accepting, close client sessions (1001), let requests in flight finish,
+/// flush delivery tracking.
 pub async fn run(
     listener: TcpListener,
-    state: Arc<AppState>,
+    server: Arc<Server>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let state = server.state.clone();
+    let fanout = server
+        .fanout
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .context("this server is already running")?;
+    let fanout_task = tokio::spawn(state.hub.clone().run_fanout(fanout));
     let refresher = state.apps.spawn_refresher(Duration::from_millis(
         state.config.api.app_refresh_ms.max(10),
     ));
+    let flusher = state
+        .tracker
+        .spawn_flusher(Duration::from_millis(state.config.gateway.flush_ms.max(10)));
     let router = api::router(state.clone());
+    let hub = state.hub.clone();
+    let stopping = async move {
+        shutdown.await;
+        hub.close_all();
+    };
     let result = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(stopping)
         .await;
     refresher.abort();
+    flusher.abort();
+    fanout_task.abort();
+    if let Err(e) = state.tracker.flush().await {
+        tracing::error!(error = %e, "final flush of delivery tracking failed");
+    }
     result.context("serving HTTP")
 }

@@ -551,6 +551,38 @@ pub async fn keyword_lists_are_per_app(s: &dyn Store) {
     assert!(s.words(b).await.unwrap().is_empty());
 }
 
+pub async fn cursors_and_readers_are_kept_compactly(s: &dyn Store) {
+    let app = s.create_app("a").await.unwrap().id;
+    s.create_accounts(
+        app,
+        vec![
+            acc("u0", None, None),
+            acc("u1", None, None),
+            acc("u2", None, None),
+        ],
+    )
+    .await
+    .unwrap();
+    s.save_cursors(app, vec![(0, 10), (1, 5)]).await.unwrap();
+    s.save_cursors(app, vec![(0, 7), (2, 12)]).await.unwrap();
+    let mut d = s.delivered(app, 8).await.unwrap();
+    d.sort();
+    assert_eq!(d, [0, 2], "a lower cursor never moves one back");
+    assert_eq!(s.delivered(app, 13).await.unwrap(), Vec::<u32>::new());
+    assert_eq!(s.readers(app, 10).await.unwrap(), None);
+    let bits = |v: &[u32]| audience::encode(&v.iter().copied().collect());
+    s.add_reads(app, vec![(10, bits(&[0]))]).await.unwrap();
+    s.add_reads(app, vec![(10, bits(&[2])), (11, bits(&[1]))])
+        .await
+        .unwrap();
+    let r = audience::decode(&s.readers(app, 10).await.unwrap().unwrap()).unwrap();
+    assert_eq!(r.iter().collect::<Vec<_>>(), [0, 2]);
+    assert_eq!(
+        s.accids_of(app, vec![2, 0, 9, 2]).await.unwrap(),
+        [(0, "u0".to_owned()), (2, "u2".to_owned())]
+    );
+}
+
 /// Generates one `#[tokio::test]` per conformance check; `$make` is an async block that yields
 /// a fresh, empty store (anything that derefs to `dyn Store`).
 #[macro_export]
@@ -567,7 +599,8 @@ macro_rules! store_conformance_suite {
             mass_sends_are_idempotent_by_msgidclient,
             recalled_messages_disappear_and_leave_a_tombstone,
             broadcasts_expire_and_can_be_deleted,
-            keyword_lists_are_per_app
+            keyword_lists_are_per_app,
+            cursors_and_readers_are_kept_compactly
         );
     };
     (@tests $make:expr; $($name:ident),*) => {

@@ -7,6 +7,7 @@ pub mod dic;
 pub mod history;
 pub mod msg;
 pub mod request;
+pub mod timing;
 pub mod user;
 
 use std::sync::Arc;
@@ -169,12 +170,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(antispam::get_words),
         )
         .route("/nimserver/health/liveness.action", any(liveness))
+        .route("/ws", axum::routing::get(crate::gateway::upgrade))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
     api.layer(middleware::from_fn(log_failures))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_answer,
         ))
+        .layer(middleware::from_fn(timing::server_timing))
         .with_state(state)
 }
 

@@ -12,8 +12,23 @@ use roaring::RoaringBitmap;
 use serde_json::{Map, Value, json};
 
 use super::{Answer, Nim, Params, ok};
+use crate::gateway::frames;
+use crate::hub::{Delivery, Target};
 use crate::index::AppIndex;
 use crate::state::AppState;
+
+/// Hands a committed message to the hub for live delivery. Intercepted messages and repeats
+/// of an earlier send (same `msgidclient`) never go out.
+fn publish(s: &AppState, app: i64, m: &NewMessage, sent: &Sent, target: Target) {
+    if m.antispam || sent.duplicate {
+        return;
+    }
+    s.hub.publish(Delivery {
+        app,
+        target,
+        out: frames::message(&m.stored(sent)),
+    });
+}
 
 /// Most recipients of one `sendBatchMsg` (100 with `returnMsgid`).
 pub const MAX_BATCH: usize = 500;
@@ -224,7 +239,8 @@ pub async fn send_msg(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) 
     m.ext = c.ext;
     m.extra = c.extra;
     m.mark_read = mark_read(&params)?;
-    let sent = store_one(&s, app.id, m).await?;
+    let sent = store_one(&s, app.id, m.clone()).await?;
+    publish(&s, app.id, &m, &sent, Target::One(to_ordinal));
     ok(json!({"data": sent_data(&sent)}))
 }
 
@@ -275,8 +291,15 @@ pub async fn send_batch_msg(State(s): State<Arc<AppState>>, Nim { app, params }:
     let sent = if msgs.is_empty() {
         Vec::new()
     } else {
-        s.store.store_messages(app.id, msgs, now, now).await?
+        s.store
+            .store_messages(app.id, msgs.clone(), now, now)
+            .await?
     };
+    for (m, x) in msgs.iter().zip(&sent) {
+        if let Some(o) = m.to_ordinal {
+            publish(&s, app.id, m, x, Target::One(o));
+        }
+    }
     let mut answer = Map::new();
     if !unregister.is_empty() {
         answer.insert("unregister".into(), json!(unregister));
@@ -449,7 +472,12 @@ pub async fn send_msg_to_all(State(s): State<Arc<AppState>>, Nim { app, params }
     m.extra = c.extra;
     m.mark_read = mark_read;
     m.msgidclient = msgidclient;
-    let sent = store_one(&s, app.id, m).await?;
+    let sent = store_one(&s, app.id, m.clone()).await?;
+    let audience = Arc::new(audience);
+    if !sent.duplicate {
+        s.audiences.put(app.id, sent.msgid, audience.clone());
+    }
+    publish(&s, app.id, &m, &sent, Target::Audience(audience));
     let mut data = sent_data(&sent);
     data["recipients"] = json!(sent.recipients);
     ok(json!({"data": data}))
@@ -526,7 +554,10 @@ pub async fn broadcast_msg(State(s): State<Arc<AppState>>, Nim { app, params }: 
     m.offline = is_offline;
     m.expire_ms = Some(now + ttl_hours * 3_600_000);
     m.extra = Some(json!({"targetOs": target_os}).to_string());
-    let sent = store_one(&s, app.id, m).await?;
+    let sent = store_one(&s, app.id, m.clone()).await?;
+    let audience = Arc::new(audience);
+    s.audiences.put(app.id, sent.msgid, audience.clone());
+    publish(&s, app.id, &m, &sent, Target::Audience(audience));
     let stored = s
         .store
         .message(app.id, sent.msgid)
@@ -637,7 +668,13 @@ pub async fn recall(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) ->
     t.to = Some(to);
     t.ref_msgid = Some(msgid);
     t.extra = extra;
-    s.store.recall_message(app.id, msgid, t, s.now_ms()).await?;
+    let sent = s
+        .store
+        .recall_message(app.id, msgid, t.clone(), s.now_ms())
+        .await?;
+    if let Some(o) = t.to_ordinal {
+        publish(&s, app.id, &t, &sent, Target::One(o));
+    }
     ok(json!({}))
 }
 
@@ -662,6 +699,12 @@ pub async fn recall_mass_msg(State(s): State<Arc<AppState>>, Nim { app, params }
     t.audience = s.store.message_audience(app.id, msgid).await?;
     t.recipients = m.recipients;
     t.extra = extra;
-    s.store.recall_message(app.id, msgid, t, s.now_ms()).await?;
+    let sent = s
+        .store
+        .recall_message(app.id, msgid, t.clone(), s.now_ms())
+        .await?;
+    if let Some(bits) = s.audiences.get(s.store.as_ref(), app.id, msgid).await? {
+        publish(&s, app.id, &t, &sent, Target::Audience(bits));
+    }
     ok(json!({}))
 }

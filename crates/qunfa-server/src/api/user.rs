@@ -33,6 +33,14 @@ async fn reindex(s: &AppState, app: i64, ix: &AppIndex, accids: &[Accid]) -> Res
     Ok(())
 }
 
+/// Ends the account's live sessions on this node.
+async fn kick(s: &AppState, app: i64, accid: &Accid, reason: &'static str) -> Result<(), ApiError> {
+    if let Some(o) = s.indexes.get(app).await?.read().ordinal_of(accid.as_str()) {
+        s.hub.kick(app, o, reason);
+    }
+    Ok(())
+}
+
 /// Updates one account under the app's index gate, then re-indexes it.
 async fn patch_account(
     s: &AppState,
@@ -151,20 +159,22 @@ pub async fn refresh_token(State(s): State<Arc<AppState>>, Nim { app, params }: 
         ..Default::default()
     };
     patch_account(&s, app.id, &accid, patch).await?;
+    kick(&s, app.id, &accid, "token refreshed").await?;
     ok(json!({"info": {"accid": accid, "token": token}}))
 }
 
 pub async fn block(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
     let accid = params.accid("accid")?;
-    // `needkick` ends live sessions once the gateway exists; it is validated now so a
-    // malformed value is refused the same way before and after.
-    let _needkick = params.bool("needkick", false)?;
+    let needkick = params.bool("needkick", false)?;
     params.opt_max("kickNotifyExt", 1024)?;
     let patch = AccountPatch {
         blocked: Some(true),
         ..Default::default()
     };
     patch_account(&s, app.id, &accid, patch).await?;
+    if needkick {
+        kick(&s, app.id, &accid, "blocked").await?;
+    }
     ok(json!({}))
 }
 

@@ -15,7 +15,7 @@ pub struct TestServer {
     pub clock: ManualClock,
     pub app: App,
     pub client: NimClient,
-    pub server: Server,
+    pub server: Arc<Server>,
     pub dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
 }
@@ -35,9 +35,11 @@ impl TestServer {
         cfg.storage.synchronous_full = false;
         tweak(&mut cfg);
         let clock = ManualClock::new(SystemClock.now_ms());
-        let server = Server::open(cfg, Arc::new(clock.clone()))
-            .await
-            .expect("server opens");
+        let server = Arc::new(
+            Server::open(cfg, Arc::new(clock.clone()))
+                .await
+                .expect("server opens"),
+        );
         let app = server
             .bootstrapped
             .clone()
@@ -45,9 +47,9 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();
-        let state = server.state.clone();
+        let running = server.clone();
         tokio::spawn(async move {
-            qunfa_server::run(listener, state, async {
+            qunfa_server::run(listener, running, async {
                 let _ = stopped.await;
             })
             .await

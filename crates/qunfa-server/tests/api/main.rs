@@ -7,4 +7,7 @@ mod auth;
 mod contract;
 mod dic;
 mod harness;
+mod history;
+mod msg;
+mod targeted;
 mod user;

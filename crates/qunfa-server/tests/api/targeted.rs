@@ -194,7 +194,8 @@ async fn areas_cover_their_sub_areas_and_types_narrow_them() {
     let s = TestServer::start().await;
     shandong(&s).await;
     let body = text("hi");
-    let cases: Vec<(Vec<(&str, &str)>, Vec<&str>)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             vec![],
             vec![

@@ -116,10 +116,9 @@ pub(super) fn store(
         fresh.push(m);
     }
     if !fresh.is_empty() {
-        let mut msgid = next_msgids(c, app, fresh.len() as i64)?;
-        let mut fresh = fresh.into_iter();
-        for slot in out.iter_mut().filter(|s| s.is_none()) {
-            let Some(m) = fresh.next() else { break };
+        let first = next_msgids(c, app, fresh.len() as i64)?;
+        let slots = out.iter_mut().filter(|s| s.is_none());
+        for ((msgid, m), slot) in (first..).zip(fresh).zip(slots) {
             insert(c, app, msgid, m, now_ms)?;
             *slot = Some(Sent {
                 msgid,
@@ -128,7 +127,6 @@ pub(super) fn store(
                 recipients: m.recipients,
                 duplicate: false,
             });
-            msgid += 1;
         }
     }
     Ok(out.into_iter().flatten().collect())

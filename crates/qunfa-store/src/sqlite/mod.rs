@@ -19,6 +19,7 @@ use conn::{Db, internal};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_messages.sql"),
+    include_str!("../../migrations/sqlite/0003_delivery.sql"),
 ];
 
 /// The database file inside a data directory.
@@ -710,6 +711,105 @@ impl Store for SqliteStore {
     async fn delete_broadcast(&self, app: i64, id: i64) -> StoreResult<bool> {
         self.db
             .write(move |c| messages::delete_broadcast(c, app, id))
+            .await
+    }
+
+    async fn save_cursors(&self, app: i64, cursors: Vec<(u32, i64)>) -> StoreResult<()> {
+        self.db
+            .write(move |c| {
+                let mut st = c
+                    .prepare_cached(
+                        "INSERT INTO cursors (app_id, ordinal, cursor) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (app_id, ordinal) DO UPDATE SET cursor = max(cursor, excluded.cursor)",
+                    )
+                    .map_err(internal)?;
+                for (o, cur) in &cursors {
+                    st.execute(params![app, o, cur]).map_err(internal)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn delivered(&self, app: i64, msgid: i64) -> StoreResult<Vec<u32>> {
+        self.db
+            .read(move |c| {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT ordinal FROM cursors WHERE app_id = ?1 AND cursor >= ?2",
+                    )
+                    .map_err(internal)?;
+                let rows = st
+                    .query_map(params![app, msgid], |r| r.get(0))
+                    .map_err(internal)?;
+                rows.collect::<Result<_, _>>().map_err(internal)
+            })
+            .await
+    }
+
+    async fn add_reads(&self, app: i64, reads: Vec<(i64, Vec<u8>)>) -> StoreResult<()> {
+        self.db
+            .write(move |c| {
+                for (msgid, blob) in &reads {
+                    let old: Option<Vec<u8>> = c
+                        .query_row(
+                            "SELECT readers FROM reads WHERE app_id = ?1 AND msgid = ?2",
+                            params![app, msgid],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(internal)?;
+                    let mut bits = qunfa_core::audience::decode(blob).map_err(internal)?;
+                    if let Some(old) = old {
+                        bits |= qunfa_core::audience::decode(&old).map_err(internal)?;
+                    }
+                    c.execute(
+                        "INSERT INTO reads (app_id, msgid, readers) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (app_id, msgid) DO UPDATE SET readers = excluded.readers",
+                        params![app, msgid, qunfa_core::audience::encode(&bits)],
+                    )
+                    .map_err(internal)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn readers(&self, app: i64, msgid: i64) -> StoreResult<Option<Vec<u8>>> {
+        self.db
+            .read(move |c| {
+                c.query_row(
+                    "SELECT readers FROM reads WHERE app_id = ?1 AND msgid = ?2",
+                    params![app, msgid],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(internal)
+            })
+            .await
+    }
+
+    async fn accids_of(&self, app: i64, ordinals: Vec<u32>) -> StoreResult<Vec<(u32, String)>> {
+        self.db
+            .read(move |c| {
+                let mut st = c
+                    .prepare_cached("SELECT accid FROM accounts WHERE app_id = ?1 AND ordinal = ?2")
+                    .map_err(internal)?;
+                let mut sorted = ordinals;
+                sorted.sort_unstable();
+                sorted.dedup();
+                let mut out = Vec::with_capacity(sorted.len());
+                for o in sorted {
+                    if let Some(a) = st
+                        .query_row(params![app, o], |r| r.get::<_, String>(0))
+                        .optional()
+                        .map_err(internal)?
+                    {
+                        out.push((o, a));
+                    }
+                }
+                Ok(out)
+            })
             .await
     }
 

@@ -1,14 +1,21 @@
 //! `qunfa bench …`: benchmark data and load generators. They print numbers; they never pass or
 //! fail anything. Results and the commands that produced them live in `docs/benchmarks.md`.
 
+use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Subcommand;
+use qunfa_server::api::timing::{SERVER_TIMING, parse_app_dur};
+use qunfa_server::client::NimClient;
+use serde_json::Value;
 
-use super::Ctx;
+use super::{Ctx, Target};
 
 #[derive(Subcommand)]
 pub enum BenchCmd {
@@ -21,11 +28,61 @@ pub enum BenchCmd {
         #[arg(long, default_value = "bench-data")]
         dir: PathBuf,
     },
+    /// Load generator: signed msg/sendMsgToAll or msg/sendMsg calls against a running server
+    /// (users from `bench gen`, imported). Prints answers by code, throughput, client-observed
+    /// latency and server time (the answers' `Server-Timing: app;dur=` header), p50/p90/p99/max.
+    ///
+    /// The server's rate limit (100 calls/s per app and API group by default) answers 416 to
+    /// most of a benchmark's calls: run the server with QUNFA_RATE_LIMITS__ENABLED=false.
+    Send(SendArgs),
 }
 
-pub async fn run(_ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<ExitCode> {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Endpoint {
+    /// msg/sendMsgToAll: one targeted message (stored once, audience fixed at send time).
+    #[value(name = "sendMsgToAll")]
+    SendMsgToAll,
+    /// msg/sendMsg: one point-to-point message.
+    #[value(name = "sendMsg")]
+    SendMsg,
+}
+
+#[derive(clap::Args)]
+pub struct SendArgs {
+    #[arg(long, value_enum, default_value = "sendMsgToAll")]
+    endpoint: Endpoint,
+    /// Calls measured (after the warm-up).
+    #[arg(long, default_value_t = 1000)]
+    requests: u64,
+    /// Calls in flight at once.
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// Calls made before measuring, not counted (the first one may build the app's index).
+    #[arg(long, default_value_t = 20)]
+    warmup: u64,
+    /// sendMsgToAll: only these areas (comma-separated, e.g. p01), with their sub-areas.
+    #[arg(long)]
+    areaid: Option<String>,
+    /// sendMsgToAll: only these enterprise types (comma-separated, e.g. t01).
+    #[arg(long)]
+    enterptypeid: Option<String>,
+    /// sendMsgToAll: an explicit list of the first N generated users (u0000000, u0000001, …).
+    #[arg(long, value_name = "N")]
+    to_accids: Option<usize>,
+    /// Sender (sendMsg default: u0000000; sendMsgToAll default: the app's system account).
+    #[arg(long)]
+    from: Option<String>,
+    /// sendMsg: the recipient.
+    #[arg(long, default_value = "u0000001")]
+    to: String,
+    #[command(flatten)]
+    target: Target,
+}
+
+pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCmd::Gen { users, dir } => generate(users, &dir)?,
+        BenchCmd::Send(args) => send(ctx, args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -94,5 +151,282 @@ fn generate(users: u64, dir: &std::path::Path) -> anyhow::Result<()> {
         dir.display(),
         PROVINCES * (CITIES + 1)
     );
+    Ok(())
+}
+
+const RATE_LIMIT_HINT: &str = "416 is the server's rate limit (100 calls/s per app and API group by default): \
+     run the server with QUNFA_RATE_LIMITS__ENABLED=false (or rate_limits.enabled = false) to benchmark it";
+
+/// The endpoint, its form parameters, and a one-line description of the selection.
+fn plan(args: &SendArgs) -> anyhow::Result<(&'static str, Vec<(String, String)>, String)> {
+    let mut params: Vec<(String, String)> = vec![
+        ("type".into(), "0".into()),
+        ("body".into(), r#"{"msg":"qunfa bench send"}"#.into()),
+    ];
+    match args.endpoint {
+        Endpoint::SendMsg => {
+            if args.areaid.is_some() || args.enterptypeid.is_some() || args.to_accids.is_some() {
+                bail!("--areaid, --enterptypeid and --to-accids select a sendMsgToAll audience");
+            }
+            let from = args.from.clone().unwrap_or_else(|| "u0000000".into());
+            let what = format!("from {from} to {}", args.to);
+            params.push(("from".into(), from));
+            params.push(("ope".into(), "0".into()));
+            params.push(("to".into(), args.to.clone()));
+            Ok(("msg/sendMsg", params, what))
+        }
+        Endpoint::SendMsgToAll => {
+            let mut what = Vec::new();
+            if let Some(a) = &args.areaid {
+                what.push(format!("areaid={a}"));
+                params.push(("areaid".into(), a.clone()));
+            }
+            if let Some(t) = &args.enterptypeid {
+                what.push(format!("enterptypeid={t}"));
+                params.push(("enterptypeid".into(), t.clone()));
+            }
+            if let Some(n) = args.to_accids {
+                anyhow::ensure!(n > 0, "--to-accids must be at least 1");
+                let list: Vec<String> = (0..n).map(|i| format!("u{i:07}")).collect();
+                what.push(format!("toAccids=[{n} accounts]"));
+                params.push(("toAccids".into(), serde_json::to_string(&list)?));
+            }
+            if let Some(f) = &args.from {
+                what.push(format!("from={f}"));
+                params.push(("from".into(), f.clone()));
+            }
+            if what.is_empty() {
+                what.push("all accounts".into());
+            }
+            Ok(("msg/sendMsgToAll", params, what.join(", ")))
+        }
+    }
+}
+
+/// How one call ended.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    /// The answer's JSON `code`.
+    Code(u64),
+    Http(u16),
+    Transport,
+    NotJson,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Code(c) => write!(f, "code {c}"),
+            Outcome::Http(s) => write!(f, "HTTP {s}"),
+            Outcome::Transport => f.write_str("transport error"),
+            Outcome::NotJson => f.write_str("answer not JSON"),
+        }
+    }
+}
+
+struct Sample {
+    outcome: Outcome,
+    /// Client-observed, request built to answer read, in ms.
+    client_ms: f64,
+    /// From the `Server-Timing` header, in ms.
+    server_ms: Option<f64>,
+}
+
+/// One freshly signed call (a new Nonce each time), with the answer when there is one.
+async fn call_once(
+    http: &reqwest::Client,
+    nim: &NimClient,
+    url: &str,
+    body: &[u8],
+) -> (Sample, Option<Value>) {
+    let started = Instant::now();
+    let mut req = http
+        .post(url)
+        .header(
+            "Content-Type",
+            "application/x-www-form-urlencoded;charset=utf-8",
+        )
+        .body(body.to_vec());
+    for (k, v) in nim.sign() {
+        req = req.header(k, v);
+    }
+    let (outcome, server_ms, answer) = match req.send().await {
+        Err(e) => {
+            tracing::debug!(error = %e, "call failed");
+            (Outcome::Transport, None, None)
+        }
+        Ok(resp) => {
+            let status = resp.status();
+            let server_ms = resp
+                .headers()
+                .get(SERVER_TIMING)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_app_dur);
+            match resp.bytes().await {
+                Err(_) => (Outcome::Transport, server_ms, None),
+                Ok(_) if !status.is_success() => (Outcome::Http(status.as_u16()), server_ms, None),
+                Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+                    Ok(v) => match v["code"].as_u64() {
+                        Some(c) => (Outcome::Code(c), server_ms, Some(v)),
+                        None => (Outcome::NotJson, server_ms, Some(v)),
+                    },
+                    Err(_) => (Outcome::NotJson, server_ms, None),
+                },
+            }
+        }
+    };
+    let client_ms = started.elapsed().as_secs_f64() * 1000.0;
+    (
+        Sample {
+            outcome,
+            client_ms,
+            server_ms,
+        },
+        answer,
+    )
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn quantiles_row(label: &str, mut v: Vec<f64>) -> String {
+    v.sort_by(f64::total_cmp);
+    format!(
+        "  {label:<14}{:>10.3}{:>10.3}{:>10.3}{:>10.3}{:>10.3}",
+        percentile(&v, 50.0),
+        percentile(&v, 90.0),
+        percentile(&v, 99.0),
+        v.last().copied().unwrap_or(f64::NAN),
+        v.iter().sum::<f64>() / v.len().max(1) as f64,
+    )
+}
+
+async fn send(ctx: &Ctx, args: SendArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.requests > 0, "--requests must be at least 1");
+    let concurrency = args.concurrency.max(1);
+    let nim = args.target.client(ctx).await?;
+    let (endpoint, params, what) = plan(&args)?;
+    let url = nim.url(endpoint);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .context("building the HTTP client")?;
+    // Encoded once; every call sends the same bytes with fresh signature headers.
+    let body: Arc<[u8]> = http
+        .post(&url)
+        .form(&params)
+        .build()
+        .context("encoding the form")?
+        .body()
+        .and_then(|b| b.as_bytes())
+        .context("form body not buffered")?
+        .into();
+
+    // The first call says whether the setup works, and how big the audience is.
+    let (first, answer) = call_once(&http, &nim, &url, &body).await;
+    if first.outcome != Outcome::Code(200) {
+        let shown = answer.map_or_else(|| first.outcome.to_string(), |a| a.to_string());
+        if first.outcome == Outcome::Code(416) {
+            bail!("{endpoint} answered {shown}\n{RATE_LIMIT_HINT}");
+        }
+        bail!("{endpoint} at {url} answered {shown}");
+    }
+    let recipients = answer
+        .as_ref()
+        .and_then(|a| a["data"]["recipients"].as_u64());
+    for _ in 1..args.warmup {
+        call_once(&http, &nim, &url, &body).await;
+    }
+
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let (http, nim, url, body, next) = (
+            http.clone(),
+            nim.clone(),
+            url.clone(),
+            body.clone(),
+            next.clone(),
+        );
+        let total = args.requests;
+        workers.push(tokio::spawn(async move {
+            let mut samples = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                samples.push(call_once(&http, &nim, &url, &body).await.0);
+            }
+            samples
+        }));
+    }
+    let mut samples = Vec::with_capacity(args.requests as usize);
+    for w in workers {
+        samples.extend(w.await.context("bench worker failed")?);
+    }
+    let wall = started.elapsed().as_secs_f64();
+
+    let mut outcomes: BTreeMap<Outcome, u64> = BTreeMap::new();
+    for s in &samples {
+        *outcomes.entry(s.outcome.clone()).or_default() += 1;
+    }
+    let ok = outcomes.get(&Outcome::Code(200)).copied().unwrap_or(0);
+    let errors = samples.len() as u64 - ok;
+    let n = samples.len();
+
+    println!("qunfa bench send: {endpoint} ({what}) at {url}");
+    if let Some(r) = recipients {
+        println!("  audience      {r} recipients per message");
+    }
+    println!(
+        "  first call    {:.3} ms (may include building the app's audience index)",
+        first.client_ms
+    );
+    println!(
+        "  requests      {n} measured, concurrency {concurrency}, after {} warm-up",
+        args.warmup.max(1)
+    );
+    if errors == 0 {
+        println!("  errors        0 (all {ok} answered code 200)");
+    } else {
+        let by: Vec<String> = outcomes
+            .iter()
+            .filter(|(o, _)| **o != Outcome::Code(200))
+            .map(|(o, c)| format!("{o} ×{c}"))
+            .collect();
+        println!(
+            "  errors        {errors} ({}); {ok} answered code 200",
+            by.join(", ")
+        );
+    }
+    println!("  wall time     {wall:.3} s");
+    println!("  throughput    {:.0} req/s", n as f64 / wall.max(1e-9));
+    println!();
+    println!(
+        "  {:<14}{:>10}{:>10}{:>10}{:>10}{:>10}",
+        "latency (ms)", "p50", "p90", "p99", "max", "mean"
+    );
+    println!(
+        "{}",
+        quantiles_row("client", samples.iter().map(|s| s.client_ms).collect())
+    );
+    let server: Vec<f64> = samples.iter().filter_map(|s| s.server_ms).collect();
+    if server.is_empty() {
+        println!("  server        (no Server-Timing header in the answers)");
+    } else {
+        println!("{}", quantiles_row("server", server.clone()));
+        if server.len() < n {
+            println!("  ({} of {n} answers carried Server-Timing)", server.len());
+        }
+    }
+    if outcomes.contains_key(&Outcome::Code(416)) {
+        println!();
+        println!("note: {RATE_LIMIT_HINT}");
+    }
     Ok(())
 }

@@ -28,7 +28,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<ExitCode> {
         EnvFilter::try_new(&cfg.log).with_context(|| format!("bad log filter {:?}", cfg.log))?;
     tracing_subscriber::fmt().with_env_filter(filter).init();
 
-    let server = Server::open(cfg.clone(), Arc::new(SystemClock)).await?;
+    let server = Arc::new(Server::open(cfg.clone(), Arc::new(SystemClock)).await?);
     let listener = TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
@@ -47,7 +47,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     tracing::info!(listen = %addr, data_dir = %cfg.data_dir.display(), "qunfa listening");
-    qunfa_server::run(listener, server.state.clone(), shutdown_signal()).await?;
+    qunfa_server::run(listener, server.clone(), shutdown_signal()).await?;
     tracing::info!("qunfa stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,233 @@
+//! Who is online on this node, and fan-out to them.
+//!
+//! Sessions register per (app, account ordinal). A delivery is encoded once, then handed to
+//! every matching session's bounded queue with `try_send`: a full queue marks that session as
+//! too slow (it is closed and resyncs from the store); nobody waits for anybody.
+//!
+//! Fan-out runs on its own task fed by a channel, so a send request only pays for enqueueing
+//! the event, never for the fan-out.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use axum::extract::ws::Utf8Bytes;
+use roaring::RoaringBitmap;
+use tokio::sync::{Notify, mpsc};
+
+/// One frame for a session: its bytes, and the msgid it carries (for de-duplication at the
+/// sync-to-live hand-over; `None` for frames outside the msgid sequence, like receipts).
+#[derive(Clone, Debug)]
+pub struct Outbound {
+    pub msgid: Option<i64>,
+    pub frame: Utf8Bytes,
+}
+
+/// Who a delivery is for.
+#[derive(Clone, Debug)]
+pub enum Target {
+    One(u32),
+    Audience(Arc<RoaringBitmap>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub app: i64,
+    pub target: Target,
+    pub out: Outbound,
+}
+
+/// Why a session is being closed by the server.
+pub mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const KICKED: u16 = 4003;
+    pub const TOO_SLOW: u16 = 4008;
+}
+
+/// The hub's side of a session.
+pub struct SessionHandle {
+    pub id: u64,
+    pub ordinal: u32,
+    tx: mpsc::Sender<Outbound>,
+    /// Non-zero: the close code the session must close with (and `kick_reason` for 4003).
+    close_code: AtomicU16,
+    kick_reason: RwLock<Option<&'static str>>,
+    pub closing: Notify,
+}
+
+impl SessionHandle {
+    /// Asks the session to close with `code`; the first reason wins.
+    pub fn close(&self, code: u16, kick_reason: Option<&'static str>) {
+        if self
+            .close_code
+            .compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            *self.kick_reason.write().unwrap_or_else(|e| e.into_inner()) = kick_reason;
+        }
+        self.closing.notify_one();
+    }
+
+    pub fn close_code(&self) -> u16 {
+        self.close_code.load(Ordering::SeqCst)
+    }
+
+    pub fn kick_reason(&self) -> Option<&'static str> {
+        *self.kick_reason.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn offer(&self, out: &Outbound) -> bool {
+        match self.tx.try_send(out.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.close(close::TOO_SLOW, None);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+type AppSessions = HashMap<u32, Vec<Arc<SessionHandle>>>;
+
+#[derive(Default)]
+pub struct Counters {
+    pub deliveries: AtomicU64,
+    pub dropped_slow: AtomicU64,
+}
+
+pub struct Hub {
+    apps: RwLock<HashMap<i64, AppSessions>>,
+    next_id: AtomicU64,
+    queue_frames: usize,
+    fanout: mpsc::UnboundedSender<Delivery>,
+    pub counters: Counters,
+}
+
+impl Hub {
+    /// A hub and the receiver its fan-out task must drain (see [`Hub::run_fanout`]).
+    pub fn new(queue_frames: usize) -> (Arc<Hub>, mpsc::UnboundedReceiver<Delivery>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let hub = Hub {
+            apps: RwLock::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            queue_frames: queue_frames.max(1),
+            fanout: tx,
+            counters: Counters::default(),
+        };
+        (Arc::new(hub), rx)
+    }
+
+    /// Registers a session; live deliveries start queueing at once.
+    pub fn register(
+        &self,
+        app: i64,
+        ordinal: u32,
+    ) -> (Arc<SessionHandle>, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(self.queue_frames);
+        let handle = Arc::new(SessionHandle {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            ordinal,
+            tx,
+            close_code: AtomicU16::new(0),
+            kick_reason: RwLock::new(None),
+            closing: Notify::new(),
+        });
+        let mut apps = self.apps.write().unwrap_or_else(|e| e.into_inner());
+        apps.entry(app)
+            .or_default()
+            .entry(ordinal)
+            .or_default()
+            .push(handle.clone());
+        (handle, rx)
+    }
+
+    pub fn unregister(&self, app: i64, handle: &SessionHandle) {
+        let mut apps = self.apps.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(sessions) = apps.get_mut(&app) {
+            if let Some(list) = sessions.get_mut(&handle.ordinal) {
+                list.retain(|h| h.id != handle.id);
+                if list.is_empty() {
+                    sessions.remove(&handle.ordinal);
+                }
+            }
+            if sessions.is_empty() {
+                apps.remove(&app);
+            }
+        }
+    }
+
+    /// Queues a delivery for the fan-out task (never blocks).
+    pub fn publish(&self, d: Delivery) {
+        // The receiver lives as long as the server; a send error only happens at shutdown.
+        let _ = self.fanout.send(d);
+    }
+
+    /// Hands one delivery to every matching session on this node.
+    pub fn deliver(&self, d: &Delivery) {
+        let apps = self.apps.read().unwrap_or_else(|e| e.into_inner());
+        let Some(sessions) = apps.get(&d.app) else {
+            return;
+        };
+        let mut n = 0u64;
+        match &d.target {
+            Target::One(o) => {
+                for h in sessions.get(o).into_iter().flatten() {
+                    n += u64::from(h.offer(&d.out));
+                }
+            }
+            Target::Audience(bits) => {
+                // Walk whichever side is smaller: the online sessions or the audience.
+                if (sessions.len() as u64) <= bits.len() {
+                    for (o, list) in sessions {
+                        if bits.contains(*o) {
+                            for h in list {
+                                n += u64::from(h.offer(&d.out));
+                            }
+                        }
+                    }
+                } else {
+                    for o in bits.iter() {
+                        for h in sessions.get(&o).into_iter().flatten() {
+                            n += u64::from(h.offer(&d.out));
+                        }
+                    }
+                }
+            }
+        }
+        self.counters.deliveries.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The fan-out loop: drains published deliveries until the hub is dropped.
+    pub async fn run_fanout(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Delivery>) {
+        while let Some(d) = rx.recv().await {
+            self.deliver(&d);
+        }
+    }
+
+    /// Closes every session of one account (blocked, or its token changed).
+    pub fn kick(&self, app: i64, ordinal: u32, reason: &'static str) {
+        let apps = self.apps.read().unwrap_or_else(|e| e.into_inner());
+        for h in apps
+            .get(&app)
+            .and_then(|s| s.get(&ordinal))
+            .into_iter()
+            .flatten()
+        {
+            h.close(close::KICKED, Some(reason));
+        }
+    }
+
+    /// Closes every session (server shutdown).
+    pub fn close_all(&self) {
+        let apps = self.apps.read().unwrap_or_else(|e| e.into_inner());
+        for h in apps.values().flat_map(|s| s.values()).flatten() {
+            h.close(close::GOING_AWAY, None);
+        }
+    }
+
+    pub fn sessions(&self) -> usize {
+        let apps = self.apps.read().unwrap_or_else(|e| e.into_inner());
+        apps.values().flat_map(|s| s.values()).map(Vec::len).sum()
+    }
+}
