@@ -140,6 +140,8 @@ pub trait Store: Send + Sync + 'static {
         dedupe_since_ms: i64,
     ) -> StoreResult<Vec<Sent>>;
     async fn message(&self, app: i64, msgid: i64) -> StoreResult<Option<Message>>;
+    /// The newest point-to-point message with this client id.
+    async fn message_by_client(&self, app: i64, msgidclient: &str) -> StoreResult<Option<Message>>;
     /// The encoded audience bitmap of a mass or broadcast message.
     async fn message_audience(&self, app: i64, msgid: i64) -> StoreResult<Option<Vec<u8>>>;
     /// Marks `msgid` recalled and stores `tombstone` (kind Recall) in the same transaction.

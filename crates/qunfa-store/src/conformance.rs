@@ -389,6 +389,19 @@ pub async fn messages_get_increasing_msgids_and_reach_their_audience(s: &dyn Sto
     let bits = audience::decode(&s.message_audience(app, ids[1]).await.unwrap().unwrap()).unwrap();
     assert_eq!(bits.iter().collect::<Vec<_>>(), [0, 1, 2]);
     assert_eq!(s.message(app, 999).await.unwrap(), None);
+
+    let mut keyed = p2p("a", "b", 1, "keyed");
+    keyed.msgidclient = Some("c-1".into());
+    let k = s.store_messages(app, vec![keyed], 3000, 0).await.unwrap()[0].msgid;
+    assert_eq!(
+        s.message_by_client(app, "c-1")
+            .await
+            .unwrap()
+            .map(|m| m.msgid),
+        Some(k)
+    );
+    assert_eq!(s.message_by_client(app, "c-2").await.unwrap(), None);
+    assert_eq!(s.message_by_client(other, "c-1").await.unwrap(), None);
 }
 
 pub async fn mass_sends_are_idempotent_by_msgidclient(s: &dyn Store) {

@@ -113,6 +113,9 @@ fn message_json(m: &Message, view: View) -> Value {
             if let Some(to) = &m.to {
                 o.insert("to".into(), json!(to));
             }
+            if let Some(c) = &m.msgidclient {
+                o.insert("msgidclient".into(), json!(c));
+            }
             if m.mark_read {
                 o.insert("markRead".into(), json!(true));
             }

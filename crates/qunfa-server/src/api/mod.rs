@@ -7,6 +7,7 @@ pub mod dic;
 pub mod history;
 pub mod msg;
 pub mod request;
+pub mod stats;
 pub mod timing;
 pub mod user;
 
@@ -168,6 +169,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/nimserver/antispam/getWords.action",
             post(antispam::get_words),
+        )
+        .route(
+            "/nimserver/msg/queryMassMsgStats.action",
+            post(stats::query_mass_msg_stats),
+        )
+        .route(
+            "/nimserver/msg/markReadMsg.action",
+            post(stats::mark_read_msg),
         )
         .route("/nimserver/health/liveness.action", any(liveness))
         .route("/ws", axum::routing::get(crate::gateway::upgrade))

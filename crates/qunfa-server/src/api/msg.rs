@@ -239,6 +239,11 @@ pub async fn send_msg(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) 
     m.ext = c.ext;
     m.extra = c.extra;
     m.mark_read = mark_read(&params)?;
+    // qunfa: the app's own id for the message, for `markReadMsg`'s `msgidClient`.
+    m.msgidclient = params
+        .opt_max("msgidclient", 128)?
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned);
     let sent = store_one(&s, app.id, m.clone()).await?;
     publish(&s, app.id, &m, &sent, Target::One(to_ordinal));
     ok(json!({"data": sent_data(&sent)}))

@@ -145,25 +145,26 @@ pub async fn run(s: Arc<AppState>, mut socket: WebSocket) {
     let result = serve(&s, &who, &handle, rx, &mut socket).await;
     s.hub.unregister(who.app.id, &handle);
     let code = handle.close_code();
-    let frame = match code {
-        0 => None,
+    let last = match code {
+        0 => result.err().map(|(c, reason)| close(c, reason)),
         crate::hub::close::KICKED => {
             let reason = handle.kick_reason().unwrap_or("kicked");
-            let _ = socket
-                .send(text(json!({"op": "kick", "reason": reason})))
-                .await;
+            let kick = socket.send(text(json!({"op": "kick", "reason": reason})));
+            let _ = tokio::time::timeout(Duration::from_secs(5), kick).await;
             Some(close(code, "kicked"))
         }
         crate::hub::close::TOO_SLOW => Some(close(code, "too slow: reconnect with your cursor")),
         crate::hub::close::GOING_AWAY => Some(close(code, "server going away")),
         c => Some(close(c, "")),
     };
-    if let Some(f) = frame {
-        let _ = socket.send(f).await;
-    } else if let Err((c, reason)) = result {
-        let _ = socket.send(close(c, reason)).await;
-    }
-    let _ = socket.close().await;
+    // A client that is not reading may never take the close frame: give it a few seconds.
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        if let Some(f) = last {
+            let _ = socket.send(f).await;
+        }
+        let _ = socket.close().await;
+    })
+    .await;
 }
 
 type Closing = Result<(), (u16, &'static str)>;
@@ -224,15 +225,23 @@ async fn serve(
             _ = handle.closing.notified() => return Ok(()),
             out = rx.recv() => {
                 let Some(first) = out else { return Ok(()) };
-                let mut next = Some(first);
-                while let Some(o) = next {
-                    // Already sent during the catch-up.
-                    if o.msgid.is_none_or(|id| id > cursor) {
-                        sink.feed(WsMessage::Text(o.frame)).await.map_err(gone)?;
+                // Everything queued goes out in one flush. A client that stops reading
+                // blocks this write; the hub then asks us to close, and that must win.
+                let write = async {
+                    let mut next = Some(first);
+                    while let Some(o) = next {
+                        // Already sent during the catch-up.
+                        if o.msgid.is_none_or(|id| id > cursor) {
+                            sink.feed(WsMessage::Text(o.frame)).await?;
+                        }
+                        next = rx.try_recv().ok();
                     }
-                    next = rx.try_recv().ok();
+                    sink.flush().await
+                };
+                tokio::select! {
+                    r = write => r.map_err(gone)?,
+                    _ = handle.closing.notified() => return Ok(()),
                 }
-                sink.flush().await.map_err(gone)?;
             }
             inbound = stream.next() => {
                 last_heard = Instant::now();
@@ -296,7 +305,8 @@ pub async fn record_read(
     let Some(m) = s.store.message(app, msgid).await? else {
         return Ok(false);
     };
-    if !m.mark_read || m.antispam || m.recalled_ms.is_some() {
+    // Point-to-point messages always take receipts (NIM); others only when sent with markRead.
+    if (m.kind != MsgKind::P2p && !m.mark_read) || m.antispam || m.recalled_ms.is_some() {
         return Ok(false);
     }
     let received = match m.kind {

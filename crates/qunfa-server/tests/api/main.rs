@@ -6,8 +6,10 @@
 mod auth;
 mod contract;
 mod dic;
+mod gateway;
 mod harness;
 mod history;
 mod msg;
 mod targeted;
 mod user;
+mod ws;

@@ -143,6 +143,17 @@ pub(super) fn get(c: &Connection, app: i64, msgid: i64) -> StoreResult<Option<Me
         .map_err(internal)
 }
 
+pub(super) fn by_client(c: &Connection, app: i64, key: &str) -> StoreResult<Option<Message>> {
+    let mut st = c
+        .prepare_cached(&format!(
+            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND msgidclient = ?2 AND kind = 0 ORDER BY msgid DESC LIMIT 1"
+        ))
+        .map_err(internal)?;
+    st.query_row(params![app, key], row)
+        .optional()
+        .map_err(internal)
+}
+
 pub(super) fn audience(c: &Connection, app: i64, msgid: i64) -> StoreResult<Option<Vec<u8>>> {
     let mut st = c
         .prepare_cached("SELECT audience FROM messages WHERE app_id = ?1 AND msgid = ?2")

@@ -650,6 +650,13 @@ impl Store for SqliteStore {
         self.db.read(move |c| messages::get(c, app, msgid)).await
     }
 
+    async fn message_by_client(&self, app: i64, msgidclient: &str) -> StoreResult<Option<Message>> {
+        let key = msgidclient.to_owned();
+        self.db
+            .read(move |c| messages::by_client(c, app, &key))
+            .await
+    }
+
     async fn message_audience(&self, app: i64, msgid: i64) -> StoreResult<Option<Vec<u8>>> {
         self.db
             .read(move |c| messages::audience(c, app, msgid))

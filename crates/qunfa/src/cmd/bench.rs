@@ -75,6 +75,9 @@ pub struct SendArgs {
     /// sendMsg: the recipient.
     #[arg(long, default_value = "u0000001")]
     to: String,
+    /// Also write every measured call to this CSV file (start_ms,client_ms,server_ms,outcome).
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
     #[command(flatten)]
     target: Target,
 }
@@ -225,6 +228,8 @@ impl std::fmt::Display for Outcome {
 }
 
 struct Sample {
+    /// When the call started, in ms after the measurement began.
+    start_ms: f64,
     outcome: Outcome,
     /// Client-observed, request built to answer read, in ms.
     client_ms: f64,
@@ -278,12 +283,31 @@ async fn call_once(
     let client_ms = started.elapsed().as_secs_f64() * 1000.0;
     (
         Sample {
+            start_ms: 0.0,
             outcome,
             client_ms,
             server_ms,
         },
         answer,
     )
+}
+
+fn write_csv(path: &std::path::Path, samples: &mut [Sample]) -> anyhow::Result<()> {
+    samples.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+    let mut out = BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+    );
+    writeln!(out, "start_ms,client_ms,server_ms,outcome")?;
+    for s in samples.iter() {
+        let server = s.server_ms.map(|v| format!("{v:.3}")).unwrap_or_default();
+        writeln!(
+            out,
+            "{:.3},{:.3},{server},{}",
+            s.start_ms, s.client_ms, s.outcome
+        )?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -360,7 +384,9 @@ async fn send(ctx: &Ctx, args: SendArgs) -> anyhow::Result<()> {
         workers.push(tokio::spawn(async move {
             let mut samples = Vec::new();
             while next.fetch_add(1, Ordering::Relaxed) < total {
-                samples.push(call_once(&http, &nim, &url, &body).await.0);
+                let start_ms = started.elapsed().as_secs_f64() * 1000.0;
+                let (sample, _) = call_once(&http, &nim, &url, &body).await;
+                samples.push(Sample { start_ms, ..sample });
             }
             samples
         }));
@@ -370,6 +396,9 @@ async fn send(ctx: &Ctx, args: SendArgs) -> anyhow::Result<()> {
         samples.extend(w.await.context("bench worker failed")?);
     }
     let wall = started.elapsed().as_secs_f64();
+    if let Some(path) = &args.csv {
+        write_csv(path, &mut samples)?;
+    }
 
     let mut outcomes: BTreeMap<Outcome, u64> = BTreeMap::new();
     for s in &samples {
