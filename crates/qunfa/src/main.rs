@@ -41,6 +41,8 @@ enum Command {
     /// Import users, areas or enterprise types from CSV through the API.
     #[command(subcommand)]
     Import(cmd::import::ImportCmd),
+    /// Log in to the WebSocket gateway as an account and print what it receives.
+    Watch(cmd::watch::Args),
     /// Benchmarks and their data.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
             Command::App(c) => cmd::app::run(&ctx, c).await,
             Command::Call(args) => cmd::call::run(&ctx, args).await,
             Command::Import(c) => cmd::import::run(&ctx, c).await,
+            Command::Watch(args) => cmd::watch::run(&ctx, args).await,
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
         }
     });

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod call;
 pub mod import;
 pub mod serve;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
