@@ -575,3 +575,28 @@ async fn login_and_idle_timeouts_close_4002() {
     let (_, end) = c.until_end().await;
     assert_eq!(end, End::Closed(4002));
 }
+
+#[tokio::test]
+async fn shutdown_closes_sessions_with_1001_after_flushing_reports() {
+    let mut s = TestServer::start().await;
+    let token = user(&s, "b").await;
+    user(&s, "a").await;
+    let m = p2p(&s, "a", "b", "last words").await;
+    let (mut c, frames, cursor) = online(&s, "b", &token, 0).await;
+    assert_eq!(ids(&frames), [m]);
+    c.send(json!({"op": "ack", "cursor": cursor})).await;
+    c.send(json!({"op": "ping"})).await;
+    assert_eq!(c.next().await.unwrap()["op"], "pong");
+    s.stop();
+    assert_eq!(c.until_end().await, (vec![], End::Closed(1001)));
+    // The ack reached the store on the way down.
+    let mut delivered = Vec::new();
+    for _ in 0..100 {
+        delivered = s.state().store.delivered(s.app.id, m).await.unwrap();
+        if !delivered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(delivered.len(), 1);
+}

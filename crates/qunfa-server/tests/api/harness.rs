@@ -101,6 +101,15 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Starts the server's shutdown (as SIGTERM does for `qunfa serve`).
+    pub fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {
