@@ -7,6 +7,7 @@ pub mod apps;
 pub mod audiences;
 pub mod client;
 pub mod config;
+pub mod demo;
 pub mod gateway;
 pub mod hub;
 pub mod index;

@@ -180,6 +180,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/nimserver/health/liveness.action", any(liveness))
         .route("/ws", axum::routing::get(crate::gateway::upgrade))
+        .merge(crate::demo::router())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
     api.layer(middleware::from_fn(log_failures))

@@ -5,6 +5,7 @@
 
 mod auth;
 mod contract;
+mod demo;
 mod dic;
 mod gateway;
 mod harness;

@@ -35,6 +35,13 @@ pub enum BenchCmd {
     /// The server's rate limit (100 calls/s per app and API group by default) answers 416 to
     /// most of a benchmark's calls: run the server with QUNFA_RATE_LIMITS__ENABLED=false.
     Send(SendArgs),
+    /// WebSocket fan-out: --clients N log in as `bench gen` accounts; then sendMsgToAll one at
+    /// a time (time to first and last delivery), then back to back for --duration seconds
+    /// (deliveries/s, nothing lost), and server memory per idle connection (--server-pid).
+    Fanout(super::bench_ws::FanoutArgs),
+    /// One account misses --missed messages while offline, then reconnects: time until all
+    /// arrived.
+    Reconnect(super::bench_ws::ReconnectArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -86,6 +93,8 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCmd::Gen { users, dir } => generate(users, &dir)?,
         BenchCmd::Send(args) => send(ctx, args).await?,
+        BenchCmd::Fanout(args) => super::bench_ws::fanout(ctx, args).await?,
+        BenchCmd::Reconnect(args) => super::bench_ws::reconnect(ctx, args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod bench_ws;
 pub mod call;
 pub mod import;
 pub mod serve;

@@ -1,0 +1,870 @@
+//! `qunfa bench fanout` and `qunfa bench reconnect`: end-to-end WebSocket benchmarks against a
+//! running server. Many lean clients (4 KiB read buffers, one task each, on a runtime of their
+//! own) log in as `bench gen` accounts; signed HTTP calls send; the clients time and count what
+//! arrives. They print numbers and never pass or fail anything (see `docs/benchmarks.md`).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use qunfa_server::client::NimClient;
+use roaring::RoaringBitmap;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::{Ctx, Target};
+
+/// The accounts the clients log in as: `bench gen` writes u0000000/tok0000000, u0000001/…
+#[derive(clap::Args, Clone)]
+pub struct Accounts {
+    /// Accid prefix; the account number follows, zero-padded to 7 digits.
+    #[arg(long, default_value = "u")]
+    prefix: String,
+    /// Token prefix; the same account number follows.
+    #[arg(long, default_value = "tok")]
+    token_prefix: String,
+    /// Number of the first account used.
+    #[arg(long, default_value_t = 0)]
+    first: usize,
+    /// Read buffer of each client connection, in bytes.
+    #[arg(long, default_value_t = 4096)]
+    read_buffer: usize,
+}
+
+impl Accounts {
+    fn accid(&self, i: usize) -> String {
+        format!("{}{:07}", self.prefix, self.first + i)
+    }
+    fn token(&self, i: usize) -> String {
+        format!("{}{:07}", self.token_prefix, self.first + i)
+    }
+}
+
+#[derive(clap::Args)]
+pub struct FanoutArgs {
+    /// WebSocket clients to connect (one file descriptor each: stay under `ulimit -n`).
+    #[arg(long, default_value_t = 1000)]
+    clients: usize,
+    /// Connections being opened and logged in at once.
+    #[arg(long, default_value_t = 200)]
+    connect_concurrency: usize,
+    /// Latency phase: sendMsgToAll calls made one at a time, each waited for until every
+    /// client has it (0: skip).
+    #[arg(long, default_value_t = 20)]
+    sends: usize,
+    /// Sustained phase: seconds of back-to-back sendMsgToAll (0: skip).
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Sustained phase: sendMsgToAll calls not yet received by every client (HTTP call in
+    /// flight or fan-out in progress). More lets the server batch more frames per write.
+    #[arg(long, default_value_t = 8)]
+    inflight: usize,
+    /// The server's process id, to read its memory (VmRSS) before and after connecting.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Worker threads of the clients' runtime (the HTTP sender runs beside it).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    #[command(flatten)]
+    accounts: Accounts,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Via {
+    /// msg/sendMsg from `--from` to the account (point-to-point messages).
+    #[value(name = "sendMsg")]
+    SendMsg,
+    /// msg/sendMsgToAll with toAccids=[the account] (targeted messages, each with an audience).
+    #[value(name = "sendMsgToAll")]
+    SendMsgToAll,
+}
+
+#[derive(clap::Args)]
+pub struct ReconnectArgs {
+    /// Messages the account receives while offline.
+    #[arg(long, default_value_t = 10_000)]
+    missed: usize,
+    #[arg(long, value_enum, default_value = "sendMsg")]
+    via: Via,
+    /// Sender of the sendMsg messages.
+    #[arg(long, default_value = "u0000000")]
+    from: String,
+    /// Number of the receiving account (with `--prefix`/`--token-prefix`).
+    #[arg(long, default_value_t = 1)]
+    account: usize,
+    /// Send calls in flight while queueing the missed messages.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Timed reconnects, each catching up on all the missed messages again.
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+    /// Log in with this cursor instead of the msgid just before the missed messages (0 replays
+    /// everything the account ever received).
+    #[arg(long)]
+    cursor: Option<i64>,
+    #[command(flatten)]
+    accounts: Accounts,
+    #[command(flatten)]
+    target: Target,
+}
+
+const BODY: &str = r#"{"msg":"qunfa bench"}"#;
+
+/// Lets this process open as many sockets as its hard limit allows.
+fn raise_nofile() -> u64 {
+    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
+}
+
+/// `http://host:port` → (`ws://host:port/ws`, `host:port`).
+fn ws_endpoint(nim: &NimClient) -> anyhow::Result<(String, String)> {
+    let base = nim.url("x").replace("/nimserver/x.action", "");
+    let hostport = base
+        .strip_prefix("http://")
+        .context("the benchmark speaks plain http:// and ws:// only")?
+        .trim_end_matches('/')
+        .to_owned();
+    Ok((format!("ws://{hostport}/ws"), hostport))
+}
+
+/// The msgid of a `msg` (or `recall`) frame, found without parsing the whole frame: the
+/// bench's bodies never contain the text `"msgid":`.
+fn msgid_of(frame: &str) -> Option<i64> {
+    let at = frame.find("\"msgid\":")? + 8;
+    let digits = &frame[at..];
+    let end = digits
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().ok()
+}
+
+type Ws = WebSocketStream<TcpStream>;
+
+/// Opens a connection and logs in; answers it once `synced` arrived, with the frames seen.
+async fn connect_login(
+    url: &str,
+    hostport: &str,
+    config: WebSocketConfig,
+    login: String,
+) -> anyhow::Result<(Ws, Vec<i64>)> {
+    let tcp = TcpStream::connect(hostport)
+        .await
+        .with_context(|| format!("connecting to {hostport}"))?;
+    tcp.set_nodelay(true)?;
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(config))
+        .await
+        .context("websocket handshake")?;
+    ws.send(Message::Text(login.into())).await?;
+    let mut caught_up = Vec::new();
+    loop {
+        let frame = match ws.next().await {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Close(f))) => bail!("closed during login: {f:?}"),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e.into()),
+            None => bail!("connection ended during login"),
+        };
+        if let Some(id) = msgid_of(frame.as_str()) {
+            caught_up.push(id);
+            continue;
+        }
+        let v: Value = serde_json::from_str(frame.as_str()).context("a frame that is not JSON")?;
+        match v["op"].as_str() {
+            Some("login") if v["code"] != 200 => bail!("login refused: {v}"),
+            Some("synced") => return Ok((ws, caught_up)),
+            _ => {}
+        }
+    }
+}
+
+/// A signed sendMsgToAll (to everyone, or to `to` only): its msgid when it answered 200.
+async fn send_to_all(nim: &NimClient, to: Option<&str>) -> anyhow::Result<i64> {
+    let list;
+    let mut params = vec![("type", "0"), ("body", BODY)];
+    if let Some(a) = to {
+        list = json!([a]).to_string();
+        params.push(("toAccids", &list));
+    }
+    msgid_from(nim.call("msg/sendMsgToAll", &params).await?)
+}
+
+fn msgid_from(answer: Value) -> anyhow::Result<i64> {
+    if answer["code"] != 200 {
+        if answer["code"] == 416 {
+            bail!(
+                "answered {answer}: the server's rate limit; run it with QUNFA_RATE_LIMITS__ENABLED=false"
+            );
+        }
+        bail!("answered {answer}");
+    }
+    answer["data"]["msgid"]
+        .as_i64()
+        .with_context(|| format!("no msgid in {answer}"))
+}
+
+/// VmRSS of a process, in KiB.
+fn rss_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Nearest-rank percentile of sorted values.
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// What every client task updates.
+struct Shared {
+    base: Instant,
+    /// msgids are kept relative to this (the cursor the clients logged in with).
+    cursor: i64,
+    deliveries: AtomicU64,
+    online: AtomicUsize,
+    /// Wake the sender once `deliveries` reaches this.
+    want: AtomicU64,
+    progress: Notify,
+    /// Latency phase: frames with a msgid above this are timed (`i64::MAX`: none).
+    floor: AtomicI64,
+    round_count: AtomicUsize,
+    round_first_ns: AtomicU64,
+    round_last_ns: AtomicU64,
+    /// How connections the server ended were ended.
+    ended: Mutex<BTreeMap<String, usize>>,
+}
+
+impl Shared {
+    fn on_msgid(&self, id: i64) {
+        let n = self.deliveries.fetch_add(1, Ordering::Relaxed) + 1;
+        if id > self.floor.load(Ordering::Relaxed) {
+            let ns = self.base.elapsed().as_nanos() as u64;
+            self.round_first_ns.fetch_min(ns, Ordering::Relaxed);
+            self.round_last_ns.fetch_max(ns, Ordering::Relaxed);
+            self.round_count.fetch_add(1, Ordering::Relaxed);
+        }
+        if n >= self.want.load(Ordering::Relaxed) {
+            self.progress.notify_one();
+        }
+    }
+
+    fn ended(&self, how: String) {
+        self.online.fetch_sub(1, Ordering::Relaxed);
+        *self
+            .ended
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(how)
+            .or_default() += 1;
+        self.progress.notify_one();
+    }
+
+    /// Waits until `deliveries` reaches `n`, or nothing arrived for `quiet`. Answers whether
+    /// it was reached.
+    async fn wait_deliveries(&self, n: u64, quiet: Duration) -> bool {
+        self.want.store(n, Ordering::Relaxed);
+        let mut last = self.deliveries.load(Ordering::Relaxed);
+        loop {
+            let notified = self.progress.notified();
+            let now = self.deliveries.load(Ordering::Relaxed);
+            if now >= n {
+                self.want.store(u64::MAX, Ordering::Relaxed);
+                return true;
+            }
+            if tokio::time::timeout(quiet, notified).await.is_err() {
+                let now = self.deliveries.load(Ordering::Relaxed);
+                if now == last {
+                    self.want.store(u64::MAX, Ordering::Relaxed);
+                    return false;
+                }
+                last = now;
+            }
+        }
+    }
+}
+
+/// What one client saw, handed back when it stops.
+#[derive(Default)]
+struct Seen {
+    /// msgids − cursor.
+    ids: RoaringBitmap,
+    duplicates: u64,
+}
+
+/// One client after login: counts and records every msgid until told to stop.
+async fn receive(mut ws: Ws, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Seen {
+    let mut seen = Seen::default();
+    loop {
+        tokio::select! {
+            biased;
+            frame = ws.next() => match frame {
+                Some(Ok(Message::Text(t))) => {
+                    if let Some(id) = msgid_of(t.as_str()) {
+                        shared.on_msgid(id);
+                        let rel = u32::try_from(id - shared.cursor).unwrap_or(0);
+                        if !seen.ids.insert(rel) {
+                            seen.duplicates += 1;
+                        }
+                    }
+                }
+                Some(Ok(Message::Close(f))) => {
+                    let how = f.map_or("close without code".into(), |f| format!("close {} {}", u16::from(f.code), f.reason));
+                    shared.ended(how);
+                    return seen;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    shared.ended(format!("error: {e}"));
+                    return seen;
+                }
+                None => {
+                    shared.ended("connection ended".into());
+                    return seen;
+                }
+            },
+            _ = stop.changed() => return seen,
+        }
+    }
+}
+
+/// The clients: their runtime, their tasks, and the switch that stops them.
+struct Fleet {
+    runtime: tokio::runtime::Runtime,
+    /// `None` from a client that never logged in.
+    tasks: Vec<tokio::task::JoinHandle<Option<Seen>>>,
+    stop: watch::Sender<bool>,
+}
+
+impl Fleet {
+    async fn stop(self) -> Vec<Seen> {
+        let _ = self.stop.send(true);
+        let mut out = Vec::with_capacity(self.tasks.len());
+        for t in self.tasks {
+            if let Ok(Some(seen)) = t.await {
+                out.push(seen);
+            }
+        }
+        self.runtime.shutdown_background();
+        out
+    }
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+pub async fn fanout(ctx: &Ctx, args: FanoutArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.clients > 0, "--clients must be at least 1");
+    let nofile = raise_nofile();
+    if (args.clients as u64) + 64 > nofile {
+        eprintln!(
+            "warning: {} clients need as many open files; this process may open {nofile}",
+            args.clients
+        );
+    }
+    let nim = args.target.client(ctx).await?;
+    let (url, hostport) = ws_endpoint(&nim)?;
+    let n = args.clients;
+    let acc = &args.accounts;
+
+    // A first send says whether the setup works, and gives the cursor the clients start from
+    // (so they replay none of the app's history).
+    let cursor = send_to_all(&nim, Some(&acc.accid(0))).await?;
+    let server_pid = args.server_pid.map(|p| p.to_string());
+    let rss_server_before = server_pid.as_deref().and_then(rss_kib);
+    let rss_self_before = rss_kib("self");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .thread_name("bench-client")
+        .enable_all()
+        .build()
+        .context("building the clients' runtime")?;
+    let shared = Arc::new(Shared {
+        base: Instant::now(),
+        cursor,
+        deliveries: AtomicU64::new(0),
+        online: AtomicUsize::new(0),
+        want: AtomicU64::new(u64::MAX),
+        progress: Notify::new(),
+        floor: AtomicI64::new(i64::MAX),
+        round_count: AtomicUsize::new(0),
+        round_first_ns: AtomicU64::new(u64::MAX),
+        round_last_ns: AtomicU64::new(0),
+        ended: Mutex::new(BTreeMap::new()),
+    });
+    let (stop, stop_rx) = watch::channel(false);
+    let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
+    let config = WebSocketConfig::default()
+        .read_buffer_size(acc.read_buffer)
+        .write_buffer_size(0);
+    let (logged, mut logins) = mpsc::unbounded_channel::<Result<f64, String>>();
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let login = json!({"op": "login", "appkey": nim.appkey(), "accid": acc.accid(i), "token": acc.token(i), "cursor": cursor}).to_string();
+        let (url, hostport, gate, shared, stop_rx, logged) = (
+            url.clone(),
+            hostport.clone(),
+            gate.clone(),
+            shared.clone(),
+            stop_rx.clone(),
+            logged.clone(),
+        );
+        tasks.push(runtime.spawn(async move {
+            let t = Instant::now();
+            let permit = gate.acquire_owned().await;
+            let result = connect_login(&url, &hostport, config, login).await;
+            drop(permit);
+            match result {
+                Ok((ws, _)) => {
+                    shared.online.fetch_add(1, Ordering::Relaxed);
+                    let _ = logged.send(Ok(t.elapsed().as_secs_f64() * 1000.0));
+                    Some(receive(ws, shared, stop_rx).await)
+                }
+                Err(e) => {
+                    let _ = logged.send(Err(format!("{e:#}")));
+                    None
+                }
+            }
+        }));
+    }
+    drop(logged);
+    let fleet = Fleet {
+        runtime,
+        tasks,
+        stop,
+    };
+    let mut login_ms = Vec::with_capacity(n);
+    let mut failures: BTreeMap<String, usize> = BTreeMap::new();
+    // Each client reports once (and keeps its sender while it runs).
+    for _ in 0..n {
+        let Some(r) = logins.recv().await else { break };
+        match r {
+            Ok(t) => login_ms.push(t),
+            Err(e) => *failures.entry(e).or_default() += 1,
+        }
+    }
+    let connect_s = started.elapsed().as_secs_f64();
+    let online = login_ms.len();
+    let login_ms = sorted(login_ms);
+
+    println!("qunfa bench fanout: {n} WebSocket clients at {url} (read buffer {} B, {} client thread(s))", acc.read_buffer, args.threads.max(1));
+    println!();
+    println!("connect + login");
+    println!(
+        "  logged in        {online} of {n} in {connect_s:.2} s: {:.0} logins/s ({} at a time)",
+        online as f64 / connect_s.max(1e-9),
+        args.connect_concurrency
+    );
+    println!(
+        "  per client (ms)  p50 {:.1}  p99 {:.1}  max {:.1} (queueing for a slot included)",
+        pct(&login_ms, 50.0),
+        pct(&login_ms, 99.0),
+        login_ms.last().copied().unwrap_or(f64::NAN)
+    );
+    for (e, c) in &failures {
+        println!("  failed ×{c}: {e}");
+    }
+    if online == 0 {
+        fleet.stop().await;
+        bail!("no client logged in");
+    }
+
+    // Idle memory: give the server a moment to settle, then read both sides.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_server_after = server_pid.as_deref().and_then(rss_kib);
+    let rss_self_after = rss_kib("self");
+    println!();
+    println!("memory per idle connection (VmRSS after − before, / {online})");
+    match (rss_server_before, rss_server_after) {
+        (Some(b), Some(a)) => println!(
+            "  server           {:.2} KB  ({:.1} MB → {:.1} MB)",
+            (a as f64 - b as f64) * 1.024 / online as f64,
+            b as f64 / 1024.0,
+            a as f64 / 1024.0
+        ),
+        _ => println!("  server           not measured (give --server-pid)"),
+    }
+    if let (Some(b), Some(a)) = (rss_self_before, rss_self_after) {
+        println!(
+            "  bench client     {:.2} KB  ({:.1} MB → {:.1} MB)",
+            (a as f64 - b as f64) * 1.024 / online as f64,
+            b as f64 / 1024.0,
+            a as f64 / 1024.0
+        );
+    }
+
+    let mut acked: Vec<i64> = Vec::new();
+    if args.sends > 0 {
+        latency_phase(&nim, &shared, args.sends, &mut acked).await?;
+    }
+    if args.duration > 0 {
+        sustained_phase(&nim, &shared, &args, &mut acked).await?;
+    }
+
+    let seen = fleet.stop().await;
+    let sent: RoaringBitmap = acked
+        .iter()
+        .filter_map(|id| u32::try_from(id - cursor).ok())
+        .collect();
+    let (mut missing, mut short, mut dups) = (0u64, 0usize, 0u64);
+    for s in &seen {
+        let m = sent.difference_len(&s.ids);
+        missing += m;
+        short += usize::from(m > 0);
+        dups += s.duplicates;
+    }
+    println!();
+    println!(
+        "loss check: {} acknowledged sends × {} logged-in clients",
+        sent.len(),
+        seen.len()
+    );
+    println!("  missing          {missing} deliveries, at {short} clients");
+    println!("  duplicates       {dups}");
+    let ended = shared.ended.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if ended.is_empty() {
+        println!("  ended by server  none");
+    }
+    for (how, c) in ended {
+        println!("  ended by server  ×{c}: {how}");
+    }
+    Ok(())
+}
+
+/// One sendMsgToAll at a time, each waited for until every online client has it.
+async fn latency_phase(
+    nim: &NimClient,
+    shared: &Shared,
+    sends: usize,
+    acked: &mut Vec<i64>,
+) -> anyhow::Result<()> {
+    let (mut first, mut last, mut answer) = (Vec::new(), Vec::new(), Vec::new());
+    let mut floor = shared.cursor;
+    let mut incomplete = 0usize;
+    for _ in 0..sends {
+        let online = shared.online.load(Ordering::Relaxed);
+        shared.round_count.store(0, Ordering::Relaxed);
+        shared.round_first_ns.store(u64::MAX, Ordering::Relaxed);
+        shared.round_last_ns.store(0, Ordering::Relaxed);
+        shared.floor.store(floor, Ordering::Relaxed);
+        let before = shared.deliveries.load(Ordering::Relaxed);
+        let t0 = shared.base.elapsed().as_nanos() as u64;
+        let msgid = send_to_all(nim, None).await?;
+        let t_answer = shared.base.elapsed().as_nanos() as u64;
+        acked.push(msgid);
+        floor = msgid;
+        let complete = shared
+            .wait_deliveries(before + online as u64, Duration::from_secs(5))
+            .await;
+        shared.floor.store(i64::MAX, Ordering::Relaxed);
+        if !complete || shared.round_count.load(Ordering::Relaxed) < online {
+            incomplete += 1;
+            continue;
+        }
+        first.push(ms(shared
+            .round_first_ns
+            .load(Ordering::Relaxed)
+            .saturating_sub(t0)));
+        last.push(ms(shared.round_last_ns.load(Ordering::Relaxed).saturating_sub(t0)));
+        answer.push(ms(t_answer - t0));
+        // Let the sockets drain before the next round.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (first, last, answer) = (sorted(first), sorted(last), sorted(answer));
+    println!();
+    println!(
+        "one sendMsgToAll at a time to {} online clients ({sends} sends; ms after the call started)",
+        shared.online.load(Ordering::Relaxed)
+    );
+    println!("  {:<18}{:>9}{:>9}{:>9}{:>9}", "", "p50", "p99", "min", "max");
+    for (label, v) in [
+        ("HTTP answer", &answer),
+        ("first delivery", &first),
+        ("last delivery", &last),
+    ] {
+        println!(
+            "  {label:<18}{:>9.1}{:>9.1}{:>9.1}{:>9.1}",
+            pct(v, 50.0),
+            pct(v, 99.0),
+            v.first().copied().unwrap_or(f64::NAN),
+            v.last().copied().unwrap_or(f64::NAN)
+        );
+    }
+    if incomplete > 0 {
+        println!("  {incomplete} send(s) did not reach every client within 5 s of quiet (not timed)");
+    }
+    Ok(())
+}
+
+/// Back-to-back sendMsgToAll for `--duration` seconds, at most `--inflight` not yet received
+/// by every client; deliveries counted per second.
+async fn sustained_phase(
+    nim: &NimClient,
+    shared: &Arc<Shared>,
+    args: &FanoutArgs,
+    acked: &mut Vec<i64>,
+) -> anyhow::Result<()> {
+    let window = args.inflight.max(1) as u64;
+    let online = shared.online.load(Ordering::Relaxed) as u64;
+    let start_deliveries = shared.deliveries.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.duration);
+
+    // Deliveries per second, sampled by a task of its own.
+    let sampler = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let mut rates = Vec::new();
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.tick().await;
+            let mut prev = shared.deliveries.load(Ordering::Relaxed);
+            loop {
+                tick.tick().await;
+                let now = shared.deliveries.load(Ordering::Relaxed);
+                rates.push(now - prev);
+                prev = now;
+                if Instant::now() >= deadline {
+                    return rates;
+                }
+            }
+        })
+    };
+
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Result<i64, String>>();
+    let mut started_calls = 0u64;
+    let mut errors: BTreeMap<String, usize> = BTreeMap::new();
+    let mut stalled = false;
+    while Instant::now() < deadline {
+        // The window: call k may start once call k − window reached every client.
+        if started_calls >= window {
+            let need = start_deliveries + (started_calls + 1 - window) * online;
+            if !shared.wait_deliveries(need, Duration::from_secs(5)).await {
+                stalled = true;
+                break;
+            }
+        }
+        while let Ok(r) = done_rx.try_recv() {
+            match r {
+                Ok(id) => acked.push(id),
+                Err(e) => *errors.entry(e).or_default() += 1,
+            }
+        }
+        if !errors.is_empty() {
+            break;
+        }
+        started_calls += 1;
+        let (nim, done_tx) = (nim.clone(), done_tx.clone());
+        tokio::spawn(async move {
+            let r = send_to_all(&nim, None).await.map_err(|e| format!("{e:#}"));
+            let _ = done_tx.send(r);
+        });
+    }
+    let send_window = started.elapsed().as_secs_f64();
+    drop(done_tx);
+    while let Some(r) = done_rx.recv().await {
+        match r {
+            Ok(id) => acked.push(id),
+            Err(e) => *errors.entry(e).or_default() += 1,
+        }
+    }
+    let calls_ok = started_calls - errors.values().sum::<usize>() as u64;
+    let expected = start_deliveries + calls_ok * online;
+    let drained = shared
+        .wait_deliveries(expected, Duration::from_secs(5))
+        .await;
+    let total = shared.deliveries.load(Ordering::Relaxed) - start_deliveries;
+    let all_s = started.elapsed().as_secs_f64();
+    let rates = sampler.await.unwrap_or_default();
+    let per_s = sorted(rates.iter().map(|&r| r as f64).collect());
+
+    println!();
+    println!(
+        "sustained: sendMsgToAll back to back for {} s to {online} clients, at most {window} not yet received by all",
+        args.duration
+    );
+    println!(
+        "  sends            {calls_ok} acknowledged ({:.1}/s){}",
+        calls_ok as f64 / send_window.max(1e-9),
+        if stalled {
+            " — stopped early: deliveries stalled for 5 s"
+        } else {
+            ""
+        }
+    );
+    for (e, c) in &errors {
+        println!("  send failed ×{c}: {e}");
+    }
+    println!(
+        "  deliveries       {total} of {} expected{}",
+        calls_ok * online,
+        if drained { "" } else { " (not all arrived)" }
+    );
+    println!(
+        "  throughput       {:.0} deliveries/s (first send to last delivery, {all_s:.2} s)",
+        total as f64 / all_s.max(1e-9)
+    );
+    println!(
+        "  per second       p50 {:.0}  min {:.0}  max {:.0}  ({} one-second samples)",
+        pct(&per_s, 50.0),
+        per_s.first().copied().unwrap_or(f64::NAN),
+        per_s.last().copied().unwrap_or(f64::NAN),
+        per_s.len()
+    );
+    let shown: Vec<String> = rates.iter().map(|r| format!("{r}")).collect();
+    println!("  samples          {}", shown.join(" "));
+    Ok(())
+}
+
+pub async fn reconnect(ctx: &Ctx, args: ReconnectArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.missed > 0, "--missed must be at least 1");
+    raise_nofile();
+    let nim = args.target.client(ctx).await?;
+    let (url, hostport) = ws_endpoint(&nim)?;
+    let acc = &args.accounts;
+    let accid = acc.accid(args.account);
+    let token = acc.token(args.account);
+
+    // The msgid just before the missed messages: the cursor of a client that had everything
+    // until it went offline.
+    let probe = send_one(&nim, args.via, &args.from, &accid).await?;
+    let started = Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency.max(1) {
+        let (nim, next, from, to, via, total) = (
+            nim.clone(),
+            next.clone(),
+            args.from.clone(),
+            accid.clone(),
+            args.via,
+            args.missed,
+        );
+        workers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                ids.push(send_one(&nim, via, &from, &to).await?);
+            }
+            anyhow::Ok(ids)
+        }));
+    }
+    let mut acked = RoaringBitmap::new();
+    for w in workers {
+        for id in w.await.context("send worker failed")?? {
+            acked.insert(u32::try_from(id - probe).context("msgid range")?);
+        }
+    }
+    let queue_s = started.elapsed().as_secs_f64();
+    let cursor = args.cursor.unwrap_or(probe);
+    println!(
+        "qunfa bench reconnect: {accid} missed {} messages ({:?}; sent in {queue_s:.2} s, {:.0}/s), reconnects with cursor {cursor}",
+        args.missed,
+        args.via,
+        args.missed as f64 / queue_s.max(1e-9)
+    );
+
+    let config = WebSocketConfig::default()
+        .read_buffer_size(acc.read_buffer)
+        .write_buffer_size(0);
+    let login = json!({"op": "login", "appkey": nim.appkey(), "accid": accid, "token": token, "cursor": cursor}).to_string();
+    let (mut t_login, mut t_all, mut frames) = (Vec::new(), Vec::new(), 0usize);
+    for round in 0..args.repeat.max(1) {
+        let t0 = Instant::now();
+        let tcp = TcpStream::connect(&hostport).await?;
+        tcp.set_nodelay(true)?;
+        let (mut ws, _) =
+            tokio_tungstenite::client_async_with_config(url.as_str(), tcp, Some(config)).await?;
+        ws.send(Message::Text(login.clone().into())).await?;
+        let mut got = RoaringBitmap::new();
+        let mut n = 0usize;
+        let mut logged_ms = f64::NAN;
+        let all_ms = loop {
+            let frame = tokio::time::timeout(Duration::from_secs(30), ws.next())
+                .await
+                .context("no frame for 30 s")?;
+            let t = match frame {
+                Some(Ok(Message::Text(t))) => t,
+                Some(Ok(Message::Close(f))) => bail!("closed: {f:?}"),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e.into()),
+                None => bail!("connection ended"),
+            };
+            if let Some(id) = msgid_of(t.as_str()) {
+                n += 1;
+                if let Ok(rel) = u32::try_from(id - probe) {
+                    got.insert(rel);
+                }
+                if got.is_superset(&acked) {
+                    break t0.elapsed().as_secs_f64() * 1000.0;
+                }
+            } else if t.as_str().contains("\"op\":\"login\"") {
+                if !t.as_str().contains("\"code\":200") {
+                    bail!("login refused: {t}");
+                }
+                logged_ms = t0.elapsed().as_secs_f64() * 1000.0;
+            } else if t.as_str().contains("\"op\":\"synced\"") {
+                bail!(
+                    "synced with {} of the {} missed messages",
+                    got.intersection_len(&acked),
+                    acked.len()
+                );
+            }
+        };
+        println!(
+            "  reconnect {:>2}: login answered {logged_ms:.1} ms, all {} missed received {all_ms:.1} ms ({n} frames)",
+            round + 1,
+            acked.len()
+        );
+        t_login.push(logged_ms);
+        t_all.push(all_ms);
+        frames = n;
+        let _ = ws.close(None).await;
+    }
+    let (t_login, t_all) = (sorted(t_login), sorted(t_all));
+    println!(
+        "  p50: login {:.1} ms, all received {:.1} ms ({frames} frames, {:.0} messages/s); max {:.1} ms",
+        pct(&t_login, 50.0),
+        pct(&t_all, 50.0),
+        frames as f64 / (pct(&t_all, 50.0) / 1000.0),
+        t_all.last().copied().unwrap_or(f64::NAN)
+    );
+    Ok(())
+}
+
+/// One message to `to`, answering its msgid.
+async fn send_one(nim: &NimClient, via: Via, from: &str, to: &str) -> anyhow::Result<i64> {
+    match via {
+        Via::SendMsgToAll => send_to_all(nim, Some(to)).await,
+        Via::SendMsg => msgid_from(
+            nim.call(
+                "msg/sendMsg",
+                &[
+                    ("from", from),
+                    ("ope", "0"),
+                    ("to", to),
+                    ("type", "0"),
+                    ("body", BODY),
+                ],
+            )
+            .await?,
+        ),
+    }
+}
