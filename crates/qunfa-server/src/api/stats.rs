@@ -36,9 +36,10 @@ pub async fn query_mass_msg_stats(
         None | Some("") => None,
         Some(l @ ("read" | "unread" | "undelivered")) => Some(l.to_owned()),
         Some(v) => {
-            return Err(
-                ApiError::param(format!("list must be read, unread or undelivered: {v:?}")).into(),
-            );
+            return Err(ApiError::param(format!(
+                "list must be read, unread or undelivered: {v:?}"
+            ))
+            .into());
         }
     };
     let after = int(&params, "cursor", Some(-1))?;
