@@ -169,9 +169,12 @@ fn generate(users: u64, dir: &std::path::Path) -> anyhow::Result<()> {
 const RATE_LIMIT_HINT: &str = "416 is the server's rate limit (100 calls/s per app and API group by default): \
      run the server with QUNFA_RATE_LIMITS__ENABLED=false (or rate_limits.enabled = false) to benchmark it";
 
+/// Form parameters, in order.
+type Form = Vec<(String, String)>;
+
 /// The endpoint, its form parameters, and a one-line description of the selection.
-fn plan(args: &SendArgs) -> anyhow::Result<(&'static str, Vec<(String, String)>, String)> {
-    let mut params: Vec<(String, String)> = vec![
+fn plan(args: &SendArgs) -> anyhow::Result<(&'static str, Form, String)> {
+    let mut params: Form = vec![
         ("type".into(), "0".into()),
         ("body".into(), r#"{"msg":"qunfa bench send"}"#.into()),
     ];
@@ -445,22 +448,43 @@ async fn send(ctx: &Ctx, args: SendArgs) -> anyhow::Result<()> {
     println!("  wall time     {wall:.3} s");
     println!("  throughput    {:.0} req/s", n as f64 / wall.max(1e-9));
     println!();
+    // Latency of the calls that did the work; refusals (416 above all) answer early.
+    let timed: Vec<&Sample> = if ok > 0 {
+        samples
+            .iter()
+            .filter(|s| s.outcome == Outcome::Code(200))
+            .collect()
+    } else {
+        samples.iter().collect()
+    };
+    let of_what = if errors > 0 && ok > 0 {
+        format!(" of the {ok} code-200 answers")
+    } else {
+        String::new()
+    };
     println!(
         "  {:<14}{:>10}{:>10}{:>10}{:>10}{:>10}",
         "latency (ms)", "p50", "p90", "p99", "max", "mean"
     );
     println!(
         "{}",
-        quantiles_row("client", samples.iter().map(|s| s.client_ms).collect())
+        quantiles_row("client", timed.iter().map(|s| s.client_ms).collect())
     );
-    let server: Vec<f64> = samples.iter().filter_map(|s| s.server_ms).collect();
+    let server: Vec<f64> = timed.iter().filter_map(|s| s.server_ms).collect();
     if server.is_empty() {
         println!("  server        (no Server-Timing header in the answers)");
     } else {
-        println!("{}", quantiles_row("server", server.clone()));
-        if server.len() < n {
-            println!("  ({} of {n} answers carried Server-Timing)", server.len());
+        let carried = server.len();
+        println!("{}", quantiles_row("server", server));
+        if carried < timed.len() {
+            println!(
+                "  ({carried} of {} answers carried Server-Timing)",
+                timed.len()
+            );
         }
+    }
+    if !of_what.is_empty() {
+        println!("  (latency{of_what})");
     }
     if outcomes.contains_key(&Outcome::Code(416)) {
         println!();
