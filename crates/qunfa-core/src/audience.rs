@@ -70,6 +70,9 @@ pub struct AudienceIndex {
     area_parent: Vec<Option<u32>>,
     area_children: Vec<Vec<u32>>,
     area_members: Vec<RoaringBitmap>,
+    /// Members of each area and of all its descendants (kept rolled up, so selecting a
+    /// province is one bitmap, not the union of its cities').
+    area_rollup: Vec<RoaringBitmap>,
     types: Interner,
     type_members: Vec<RoaringBitmap>,
 }
@@ -113,18 +116,42 @@ impl AudienceIndex {
             self.area_parent.resize(i + 1, None);
             self.area_children.resize(i + 1, Vec::new());
             self.area_members.resize(i + 1, RoaringBitmap::new());
+            self.area_rollup.resize(i + 1, RoaringBitmap::new());
         }
         self.set_area_parent(id, parent);
     }
 
+    /// `a` and its ancestors, nearest first.
+    fn chain(&self, a: Option<u32>) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut cur = a;
+        while let Some(x) = cur {
+            // The store refuses cycles; the bound only guards against a corrupt tree.
+            if out.len() > self.area_parent.len() {
+                break;
+            }
+            out.push(x);
+            cur = self.area_parent[x as usize];
+        }
+        out
+    }
+
+    /// Moves an area (with its sub-areas and their accounts) under another parent.
     pub fn set_area_parent(&mut self, id: &str, parent: Option<&str>) {
         let Some(i) = self.areas.get(id) else { return };
+        let moved = self.area_rollup[i as usize].clone();
         if let Some(old) = self.area_parent[i as usize].take() {
             self.area_children[old as usize].retain(|&c| c != i);
+            for x in self.chain(Some(old)) {
+                self.area_rollup[x as usize] -= &moved;
+            }
         }
         if let Some(p) = parent.and_then(|p| self.areas.get(p)) {
             self.area_parent[i as usize] = Some(p);
             self.area_children[p as usize].push(i);
+            for x in self.chain(Some(p)) {
+                self.area_rollup[x as usize] |= &moved;
+            }
         }
     }
 
@@ -167,10 +194,13 @@ impl AudienceIndex {
         if self.all.insert(ordinal) {
             self.accids.insert(accid.into(), ordinal);
         }
-        let slot = &mut self.slots[ordinal as usize];
-        if let Some(a) = slot.area.take() {
+        if let Some(a) = self.slots[ordinal as usize].area.take() {
             self.area_members[a as usize].remove(ordinal);
+            for x in self.chain(Some(a)) {
+                self.area_rollup[x as usize].remove(ordinal);
+            }
         }
+        let slot = &mut self.slots[ordinal as usize];
         if let Some(t) = slot.etype.take() {
             self.type_members[t as usize].remove(ordinal);
         }
@@ -180,11 +210,15 @@ impl AudienceIndex {
         slot.etype = etype
             .filter(|s| !s.is_empty())
             .and_then(|t| self.types.get(t));
-        if let Some(a) = slot.area {
-            self.area_members[a as usize].insert(ordinal);
-        }
-        if let Some(t) = slot.etype {
+        let (area, etype) = (slot.area, slot.etype);
+        if let Some(t) = etype {
             self.type_members[t as usize].insert(ordinal);
+        }
+        if let Some(a) = area {
+            self.area_members[a as usize].insert(ordinal);
+            for x in self.chain(Some(a)) {
+                self.area_rollup[x as usize].insert(ordinal);
+            }
         }
         if blocked {
             self.blocked.insert(ordinal);
@@ -219,53 +253,51 @@ impl AudienceIndex {
 
     // --- selection ------------------------------------------------------------------
 
-    /// Members of an area and all its descendants.
-    fn subtree(&self, root: u32, out: &mut RoaringBitmap) {
-        let mut stack = vec![root];
-        while let Some(a) = stack.pop() {
-            *out |= &self.area_members[a as usize];
-            stack.extend(self.area_children[a as usize].iter().copied());
+    fn explicit(&self, list: &[Accid]) -> Result<RoaringBitmap, ApiError> {
+        let mut b = RoaringBitmap::new();
+        for a in list {
+            let o = self.ordinal_of(a.as_str()).ok_or_else(|| ApiError::param(format!("{a} not register")))?;
+            b.insert(o);
         }
+        Ok(b)
     }
 
     /// The audience of a send: (the listed accounts, or all) ∩ any of the areas (with their
     /// descendants) ∩ any of the types, minus hidden accounts and `exclude` (the sender).
     /// An unknown area, type or accid is a 414 naming it.
+    ///
+    /// It starts from the narrowest given set (the areas' rolled-up bitmaps, else the list,
+    /// else everyone), so the cost follows the audience's compressed size.
     pub fn select(&self, sel: &Selection, exclude: Option<u32>) -> Result<RoaringBitmap, ApiError> {
-        let mut out = match &sel.accids {
-            None => self.all.clone(),
-            Some(list) => {
-                let mut b = RoaringBitmap::new();
-                for a in list {
-                    let o = self
-                        .ordinal_of(a.as_str())
-                        .ok_or_else(|| ApiError::param(format!("{a} not register")))?;
-                    b.insert(o);
-                }
-                b
-            }
-        };
-        if !sel.areas.is_empty() {
+        let listed = sel.accids.as_deref().map(|l| self.explicit(l)).transpose()?;
+        let mut out = if sel.areas.is_empty() {
+            listed.unwrap_or_else(|| self.all.clone())
+        } else {
             let mut in_areas = RoaringBitmap::new();
             for id in &sel.areas {
-                let a = self
-                    .areas
-                    .get(id)
-                    .ok_or_else(|| ApiError::param(format!("unknown areaid: {id}")))?;
-                self.subtree(a, &mut in_areas);
+                let a = self.areas.get(id).ok_or_else(|| ApiError::param(format!("unknown areaid: {id}")))?;
+                in_areas |= &self.area_rollup[a as usize];
             }
-            out &= in_areas;
+            if let Some(l) = listed {
+                in_areas &= l;
+            }
+            in_areas
+        };
+        let mut types = Vec::with_capacity(sel.types.len());
+        for id in &sel.types {
+            let t = self.types.get(id).ok_or_else(|| ApiError::param(format!("unknown enterptypeid: {id}")))?;
+            types.push(&self.type_members[t as usize]);
         }
-        if !sel.types.is_empty() {
-            let mut in_types = RoaringBitmap::new();
-            for id in &sel.types {
-                let t = self
-                    .types
-                    .get(id)
-                    .ok_or_else(|| ApiError::param(format!("unknown enterptypeid: {id}")))?;
-                in_types |= &self.type_members[t as usize];
+        match types.as_slice() {
+            [] => {}
+            [one] => out &= *one,
+            many => {
+                let mut in_types = RoaringBitmap::new();
+                for t in many {
+                    in_types |= *t;
+                }
+                out &= in_types;
             }
-            out &= in_types;
         }
         out -= &self.hidden;
         if let Some(e) = exclude {
@@ -370,6 +402,9 @@ mod tests {
     struct Model {
         parents: Vec<Option<usize>>,
         accounts: Vec<(Option<usize>, Option<usize>, bool)>,
+        /// Applied after the first build: areas moved under new parents, accounts to new areas.
+        area_moves: Vec<(usize, Option<usize>)>,
+        account_moves: Vec<(usize, Option<usize>)>,
     }
 
     /// Areas, types and list members of one random selection.
@@ -399,14 +434,18 @@ mod tests {
                 proptest::collection::vec(0..n_types, 0..3),
                 proptest::option::of(proptest::collection::vec(0..n_acc.max(1), 0..8)),
             );
+            let area_moves = proptest::collection::vec((0..n_areas, proptest::option::of(0..n_areas)), 0..4);
+            let account_moves = proptest::collection::vec((0..n_acc.max(1), proptest::option::of(0..n_areas)), 0..6);
             (
                 parents,
                 accounts,
                 proptest::collection::vec(selection, 1..6),
                 proptest::option::of(0..n_acc.max(1)),
+                area_moves,
+                account_moves,
             )
-                .prop_map(|(parents, accounts, sels, exclude)| {
-                    (Model { parents, accounts }, sels, exclude)
+                .prop_map(|(parents, accounts, sels, exclude, area_moves, account_moves)| {
+                    (Model { parents, accounts, area_moves, account_moves }, sels, exclude)
                 })
         })
     }
@@ -424,7 +463,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn selection_equals_brute_force((model, sels, exclude) in model_strategy()) {
+        fn selection_equals_brute_force((mut model, sels, exclude) in model_strategy()) {
             let mut ix = AudienceIndex::new();
             for (i, p) in model.parents.iter().enumerate() {
                 ix.add_area(&format!("a{i}"), p.map(|p| format!("a{p}")).as_deref());
@@ -436,6 +475,22 @@ mod tests {
                 let area = area.map(|a| format!("a{a}"));
                 let t = t.map(|t| format!("t{t}"));
                 ix.upsert_account(o as u32, &format!("u{o}"), area.as_deref(), t.as_deref(), *blocked);
+            }
+            // Re-parent areas (never under their own subtree: the store refuses that) and move
+            // accounts; the rolled-up bitmaps must follow.
+            for (i, p) in model.area_moves.clone() {
+                if p.is_some_and(|p| within(&model, p, i)) {
+                    continue;
+                }
+                model.parents[i] = p;
+                ix.set_area_parent(&format!("a{i}"), p.map(|p| format!("a{p}")).as_deref());
+            }
+            for (o, area) in model.account_moves.clone() {
+                let Some(acc) = model.accounts.get_mut(o) else { continue };
+                acc.0 = area;
+                let (t, blocked) = (acc.1.map(|t| format!("t{t}")), acc.2);
+                let area = area.map(|a| format!("a{a}"));
+                ix.upsert_account(o as u32, &format!("u{o}"), area.as_deref(), t.as_deref(), blocked);
             }
             let exclude = exclude.filter(|&e| e < model.accounts.len());
             for (areas, types, list) in sels {

@@ -74,6 +74,35 @@ where
 pub(crate) struct Db {
     writer: mpsc::Sender<Box<dyn Job>>,
     readers: Arc<Readers>,
+    stop_checkpoints: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.stop_checkpoints.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// How often the WAL is checkpointed, off the commit path.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Copies committed WAL pages into the database file from a connection of its own, so no
+/// commit ever pays for a checkpoint (SQLite's automatic one runs inside the commit that
+/// crosses 1,000 pages, and cost the send that happened to trip it milliseconds).
+fn checkpoint_loop(path: PathBuf, stop: Arc<std::sync::atomic::AtomicBool>) {
+    let conn = match open(&path, false) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the checkpoint connection; WAL will only be checkpointed at restart");
+            return;
+        }
+    };
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "wal checkpoint failed");
+        }
+    }
 }
 
 struct Readers {
@@ -116,7 +145,8 @@ impl Db {
         let conn = open(path, false).map_err(internal)?;
         let sync = if synchronous_full { "FULL" } else { "NORMAL" };
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA cache_size = -65536;"
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA cache_size = -65536; \
+             PRAGMA wal_autocheckpoint = 0;"
         ))
         .map_err(internal)?;
         migrate(&conn, migrations)?;
@@ -129,10 +159,13 @@ impl Db {
             path: path.to_owned(),
             idle: Mutex::new(Vec::new()),
         });
-        Ok(Db {
-            writer: tx,
-            readers,
-        })
+        let stop_checkpoints = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (p, stop) = (path.to_owned(), stop_checkpoints.clone());
+        std::thread::Builder::new()
+            .name("qunfa-sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(p, stop))
+            .map_err(internal)?;
+        Ok(Db { writer: tx, readers, stop_checkpoints })
     }
 
     /// Runs `f` in the writer's next transaction and answers once that committed.

@@ -68,18 +68,34 @@ fn insert(c: &Connection, app: i64, msgid: i64, m: &NewMessage, now_ms: i64) -> 
     Ok(())
 }
 
-fn next_msgids(c: &Connection, app: i64, n: i64) -> StoreResult<i64> {
-    let mut st = c
-        .prepare_cached(
-            "UPDATE apps SET next_msgid = next_msgid + ?2 WHERE id = ?1 RETURNING next_msgid - ?2",
-        )
-        .map_err(internal)?;
-    st.query_row(params![app, n], |r| r.get(0))
-        .map_err(internal)
+/// Hands out `n` consecutive msgids for `app`, above every msgid it ever stored.
+///
+/// Only the writer thread calls this, inside its transaction, so commit order is msgid order.
+/// The next free id is kept in memory (first read from the table), which spares each send a
+/// write to `apps`; a rolled-back send leaves a gap, which cursors do not mind.
+fn next_msgids(c: &Connection, seq: &MsgidSeq, app: i64, n: i64) -> StoreResult<i64> {
+    let mut next = seq.lock().unwrap_or_else(|e| e.into_inner());
+    let slot = match next.get_mut(&app) {
+        Some(v) => v,
+        None => {
+            let mut st = c
+                .prepare_cached("SELECT coalesce(max(msgid), 0) + 1 FROM messages WHERE app_id = ?1")
+                .map_err(internal)?;
+            let first: i64 = st.query_row([app], |r| r.get(0)).map_err(internal)?;
+            next.entry(app).or_insert(first)
+        }
+    };
+    let first = *slot;
+    *slot += n;
+    Ok(first)
 }
+
+/// The writer's next msgid per app.
+pub(super) type MsgidSeq = std::sync::Mutex<std::collections::HashMap<i64, i64>>;
 
 pub(super) fn store(
     c: &Connection,
+    seq: &MsgidSeq,
     app: i64,
     msgs: &[NewMessage],
     now_ms: i64,
@@ -116,7 +132,7 @@ pub(super) fn store(
         fresh.push(m);
     }
     if !fresh.is_empty() {
-        let first = next_msgids(c, app, fresh.len() as i64)?;
+        let first = next_msgids(c, seq, app, fresh.len() as i64)?;
         let slots = out.iter_mut().filter(|s| s.is_none());
         for ((msgid, m), slot) in (first..).zip(fresh).zip(slots) {
             insert(c, app, msgid, m, now_ms)?;
@@ -167,6 +183,7 @@ pub(super) fn audience(c: &Connection, app: i64, msgid: i64) -> StoreResult<Opti
 
 pub(super) fn recall(
     c: &Connection,
+    seq: &MsgidSeq,
     app: i64,
     msgid: i64,
     tombstone: &NewMessage,
@@ -177,7 +194,7 @@ pub(super) fn recall(
         params![app, msgid, now_ms],
     )
     .map_err(internal)?;
-    let id = next_msgids(c, app, 1)?;
+    let id = next_msgids(c, seq, app, 1)?;
     insert(c, app, id, tombstone, now_ms)?;
     Ok(Sent {
         msgid: id,
@@ -287,7 +304,8 @@ pub(super) fn mass(
 ) -> StoreResult<Vec<Message>> {
     let mut st = c
         .prepare_cached(&format!(
-            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND kind = 1 AND msgid < ?2 ORDER BY msgid DESC LIMIT ?3"
+            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience IS NOT NULL AND kind = 1 AND msgid < ?2 \
+             ORDER BY msgid DESC LIMIT ?3"
         ))
         .map_err(internal)?;
     let rows = st
@@ -310,7 +328,8 @@ pub(super) fn broadcasts(
     };
     let mut st = c
         .prepare_cached(&format!(
-            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND kind = 2 AND deleted = 0 AND msgid <= ?2{which} \
+            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience IS NOT NULL AND kind = 2 AND deleted = 0 \
+             AND msgid <= ?2{which} \
              ORDER BY msgid DESC LIMIT ?3"
         ))
         .map_err(internal)?;

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_messages.sql"),
     include_str!("../../migrations/sqlite/0003_delivery.sql"),
+    include_str!("../../migrations/sqlite/0004_lean_messages.sql"),
 ];
 
 /// The database file inside a data directory.
@@ -41,6 +42,7 @@ impl Default for SqliteOptions {
 
 pub struct SqliteStore {
     db: Db,
+    msgids: std::sync::Arc<messages::MsgidSeq>,
     path: PathBuf,
 }
 
@@ -60,6 +62,7 @@ impl SqliteStore {
         let db = Db::open(path, opts.synchronous_full, MIGRATIONS)?;
         Ok(SqliteStore {
             db,
+            msgids: Default::default(),
             path: path.to_owned(),
         })
     }
@@ -642,7 +645,10 @@ impl Store for SqliteStore {
         dedupe_since_ms: i64,
     ) -> StoreResult<Vec<Sent>> {
         self.db
-            .write(move |c| messages::store(c, app, &msgs, now_ms, dedupe_since_ms))
+            .write({
+                let seq = self.msgids.clone();
+                move |c| messages::store(c, &seq, app, &msgs, now_ms, dedupe_since_ms)
+            })
             .await
     }
 
@@ -671,7 +677,10 @@ impl Store for SqliteStore {
         now_ms: i64,
     ) -> StoreResult<Sent> {
         self.db
-            .write(move |c| messages::recall(c, app, msgid, &tombstone, now_ms))
+            .write({
+                let seq = self.msgids.clone();
+                move |c| messages::recall(c, &seq, app, msgid, &tombstone, now_ms)
+            })
             .await
     }
 
