@@ -256,7 +256,9 @@ impl AudienceIndex {
     fn explicit(&self, list: &[Accid]) -> Result<RoaringBitmap, ApiError> {
         let mut b = RoaringBitmap::new();
         for a in list {
-            let o = self.ordinal_of(a.as_str()).ok_or_else(|| ApiError::param(format!("{a} not register")))?;
+            let o = self
+                .ordinal_of(a.as_str())
+                .ok_or_else(|| ApiError::param(format!("{a} not register")))?;
             b.insert(o);
         }
         Ok(b)
@@ -269,13 +271,20 @@ impl AudienceIndex {
     /// It starts from the narrowest given set (the areas' rolled-up bitmaps, else the list,
     /// else everyone), so the cost follows the audience's compressed size.
     pub fn select(&self, sel: &Selection, exclude: Option<u32>) -> Result<RoaringBitmap, ApiError> {
-        let listed = sel.accids.as_deref().map(|l| self.explicit(l)).transpose()?;
+        let listed = sel
+            .accids
+            .as_deref()
+            .map(|l| self.explicit(l))
+            .transpose()?;
         let mut out = if sel.areas.is_empty() {
             listed.unwrap_or_else(|| self.all.clone())
         } else {
             let mut in_areas = RoaringBitmap::new();
             for id in &sel.areas {
-                let a = self.areas.get(id).ok_or_else(|| ApiError::param(format!("unknown areaid: {id}")))?;
+                let a = self
+                    .areas
+                    .get(id)
+                    .ok_or_else(|| ApiError::param(format!("unknown areaid: {id}")))?;
                 in_areas |= &self.area_rollup[a as usize];
             }
             if let Some(l) = listed {
@@ -285,7 +294,10 @@ impl AudienceIndex {
         };
         let mut types = Vec::with_capacity(sel.types.len());
         for id in &sel.types {
-            let t = self.types.get(id).ok_or_else(|| ApiError::param(format!("unknown enterptypeid: {id}")))?;
+            let t = self
+                .types
+                .get(id)
+                .ok_or_else(|| ApiError::param(format!("unknown enterptypeid: {id}")))?;
             types.push(&self.type_members[t as usize]);
         }
         match types.as_slice() {
@@ -315,6 +327,12 @@ pub fn encode(bitmap: &RoaringBitmap) -> Vec<u8> {
     // Writing into a Vec cannot fail.
     let _ = b.serialize_into(&mut out);
     out
+}
+
+/// The content address of an encoded audience (equal bitmaps encode equally).
+pub fn digest(encoded: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(encoded).into()
 }
 
 pub fn decode(bytes: &[u8]) -> std::io::Result<RoaringBitmap> {
@@ -434,8 +452,12 @@ mod tests {
                 proptest::collection::vec(0..n_types, 0..3),
                 proptest::option::of(proptest::collection::vec(0..n_acc.max(1), 0..8)),
             );
-            let area_moves = proptest::collection::vec((0..n_areas, proptest::option::of(0..n_areas)), 0..4);
-            let account_moves = proptest::collection::vec((0..n_acc.max(1), proptest::option::of(0..n_areas)), 0..6);
+            let area_moves =
+                proptest::collection::vec((0..n_areas, proptest::option::of(0..n_areas)), 0..4);
+            let account_moves = proptest::collection::vec(
+                (0..n_acc.max(1), proptest::option::of(0..n_areas)),
+                0..6,
+            );
             (
                 parents,
                 accounts,
@@ -444,9 +466,20 @@ mod tests {
                 area_moves,
                 account_moves,
             )
-                .prop_map(|(parents, accounts, sels, exclude, area_moves, account_moves)| {
-                    (Model { parents, accounts, area_moves, account_moves }, sels, exclude)
-                })
+                .prop_map(
+                    |(parents, accounts, sels, exclude, area_moves, account_moves)| {
+                        (
+                            Model {
+                                parents,
+                                accounts,
+                                area_moves,
+                                account_moves,
+                            },
+                            sels,
+                            exclude,
+                        )
+                    },
+                )
         })
     }
 

@@ -16,3 +16,51 @@ async fn fresh() -> Arc<dyn Store> {
 }
 
 qunfa_store::store_conformance_suite!(fresh());
+
+/// SQLite-specific: an audience is stored once per app, whatever number of messages share it.
+#[tokio::test]
+async fn equal_audiences_are_stored_once() {
+    use qunfa_core::account::Accid;
+    use qunfa_core::audience;
+    use qunfa_core::message::{MsgKind, NewMessage};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_dir(dir.path(), &SqliteOptions::default()).unwrap();
+    let app = store.create_app("a").await.unwrap().id;
+    let mass = |members: &[u32]| {
+        let bits: roaring::RoaringBitmap = members.iter().copied().collect();
+        let mut m = NewMessage::new(
+            MsgKind::Mass,
+            Accid::parse("sys", "from").unwrap(),
+            0,
+            "{}".into(),
+        );
+        m.audience = Some(audience::encode(&bits));
+        m
+    };
+    let sent = store
+        .store_messages(
+            app,
+            vec![mass(&[1, 2, 3]), mass(&[1, 2, 3]), mass(&[4])],
+            1,
+            0,
+        )
+        .await
+        .unwrap();
+    for (s, want) in sent.iter().zip([vec![1, 2, 3], vec![1, 2, 3], vec![4]]) {
+        let blob = store.message_audience(app, s.msgid).await.unwrap().unwrap();
+        assert_eq!(
+            audience::decode(&blob).unwrap().iter().collect::<Vec<_>>(),
+            want
+        );
+    }
+    assert_eq!(
+        store.user_messages(app, 2, 0, 10, 1).await.unwrap().len(),
+        2
+    );
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM audiences", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 2);
+}

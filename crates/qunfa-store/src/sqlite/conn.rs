@@ -79,7 +79,8 @@ pub(crate) struct Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        self.stop_checkpoints.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.stop_checkpoints
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -149,6 +150,13 @@ impl Db {
              PRAGMA wal_autocheckpoint = 0;"
         ))
         .map_err(internal)?;
+        conn.create_scalar_function(
+            "qunfa_audience_hash",
+            1,
+            rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+            |ctx| Ok(qunfa_core::audience::digest(&ctx.get::<Vec<u8>>(0)?).to_vec()),
+        )
+        .map_err(internal)?;
         migrate(&conn, migrations)?;
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
         std::thread::Builder::new()
@@ -165,7 +173,11 @@ impl Db {
             .name("qunfa-sqlite-checkpoint".into())
             .spawn(move || checkpoint_loop(p, stop))
             .map_err(internal)?;
-        Ok(Db { writer: tx, readers, stop_checkpoints })
+        Ok(Db {
+            writer: tx,
+            readers,
+            stop_checkpoints,
+        })
     }
 
     /// Runs `f` in the writer's next transaction and answers once that committed.

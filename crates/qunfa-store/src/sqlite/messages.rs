@@ -34,11 +34,25 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
+/// Stores an audience once per app; answers its content hash, which messages refer to.
+fn share_audience(c: &Connection, app: i64, encoded: &[u8]) -> StoreResult<Vec<u8>> {
+    let hash = audience::digest(encoded).to_vec();
+    let mut st = c
+        .prepare_cached("INSERT OR IGNORE INTO audiences (app_id, hash, bits) VALUES (?1, ?2, ?3)")
+        .map_err(internal)?;
+    st.execute(params![app, hash, encoded]).map_err(internal)?;
+    Ok(hash)
+}
+
 fn insert(c: &Connection, app: i64, msgid: i64, m: &NewMessage, now_ms: i64) -> StoreResult<()> {
+    let audience_hash = match &m.audience {
+        Some(encoded) => Some(share_audience(c, app, encoded)?),
+        None => None,
+    };
     let mut st = c
         .prepare_cached(
             "INSERT INTO messages (app_id, msgid, kind, from_accid, to_accid, to_ordinal, msg_type, body, ext, extra, \
-             msgidclient, timetag, antispam, mark_read, recipients, audience, selection, offline, expire_ms, ref_msgid) \
+             msgidclient, timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, ref_msgid) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
         )
         .map_err(internal)?;
@@ -58,7 +72,7 @@ fn insert(c: &Connection, app: i64, msgid: i64, m: &NewMessage, now_ms: i64) -> 
         m.antispam,
         m.mark_read,
         m.recipients as i64,
-        m.audience,
+        audience_hash,
         m.selection,
         m.offline,
         m.expire_ms,
@@ -79,7 +93,9 @@ fn next_msgids(c: &Connection, seq: &MsgidSeq, app: i64, n: i64) -> StoreResult<
         Some(v) => v,
         None => {
             let mut st = c
-                .prepare_cached("SELECT coalesce(max(msgid), 0) + 1 FROM messages WHERE app_id = ?1")
+                .prepare_cached(
+                    "SELECT coalesce(max(msgid), 0) + 1 FROM messages WHERE app_id = ?1",
+                )
                 .map_err(internal)?;
             let first: i64 = st.query_row([app], |r| r.get(0)).map_err(internal)?;
             next.entry(app).or_insert(first)
@@ -172,7 +188,10 @@ pub(super) fn by_client(c: &Connection, app: i64, key: &str) -> StoreResult<Opti
 
 pub(super) fn audience(c: &Connection, app: i64, msgid: i64) -> StoreResult<Option<Vec<u8>>> {
     let mut st = c
-        .prepare_cached("SELECT audience FROM messages WHERE app_id = ?1 AND msgid = ?2")
+        .prepare_cached(
+            "SELECT a.bits FROM messages m JOIN audiences a ON a.app_id = m.app_id AND a.hash = m.audience_hash \
+             WHERE m.app_id = ?1 AND m.msgid = ?2",
+        )
         .map_err(internal)?;
     let v: Option<Option<Vec<u8>>> = st
         .query_row(params![app, msgid], |r| r.get(0))
@@ -273,19 +292,35 @@ pub(super) fn for_user(
     {
         let mut st = c
             .prepare_cached(&format!(
-                "SELECT {COLS}, audience FROM messages WHERE app_id = ?1 AND audience IS NOT NULL AND msgid > ?2 \
+                "SELECT {COLS}, audience_hash FROM messages WHERE app_id = ?1 AND audience_hash IS NOT NULL AND msgid > ?2 \
                  AND antispam = 0 AND recalled_ms IS NULL AND deleted = 0 \
                  AND (kind <> 2 OR (offline = 1 AND (expire_ms IS NULL OR expire_ms > ?3))) ORDER BY msgid"
             ))
             .map_err(internal)?;
+        let mut bits = c
+            .prepare_cached("SELECT bits FROM audiences WHERE app_id = ?1 AND hash = ?2")
+            .map_err(internal)?;
+        // Messages sharing an audience share its answer: decode each audience once.
+        let mut member: std::collections::HashMap<Vec<u8>, bool> = std::collections::HashMap::new();
         let mut rows = st.query(params![app, after, now_ms]).map_err(internal)?;
         while let Some(r) = rows.next().map_err(internal)? {
             let msgid: i64 = r.get(0).map_err(internal)?;
             if ceiling.is_some_and(|c| msgid > c) || fanout.len() == limit {
                 break;
             }
-            let blob: Vec<u8> = r.get(19).map_err(internal)?;
-            if audience::decode(&blob).map_err(internal)?.contains(ordinal) {
+            let hash: Vec<u8> = r.get(19).map_err(internal)?;
+            let is_member = match member.get(&hash) {
+                Some(&m) => m,
+                None => {
+                    let blob: Vec<u8> = bits
+                        .query_row(params![app, hash], |r| r.get(0))
+                        .map_err(internal)?;
+                    let m = audience::decode(&blob).map_err(internal)?.contains(ordinal);
+                    member.insert(hash, m);
+                    m
+                }
+            };
+            if is_member {
                 fanout.push(row(r).map_err(internal)?);
             }
         }
@@ -304,7 +339,7 @@ pub(super) fn mass(
 ) -> StoreResult<Vec<Message>> {
     let mut st = c
         .prepare_cached(&format!(
-            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience IS NOT NULL AND kind = 1 AND msgid < ?2 \
+            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience_hash IS NOT NULL AND kind = 1 AND msgid < ?2 \
              ORDER BY msgid DESC LIMIT ?3"
         ))
         .map_err(internal)?;
@@ -328,7 +363,7 @@ pub(super) fn broadcasts(
     };
     let mut st = c
         .prepare_cached(&format!(
-            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience IS NOT NULL AND kind = 2 AND deleted = 0 \
+            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience_hash IS NOT NULL AND kind = 2 AND deleted = 0 \
              AND msgid <= ?2{which} \
              ORDER BY msgid DESC LIMIT ?3"
         ))

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_messages.sql"),
     include_str!("../../migrations/sqlite/0003_delivery.sql"),
     include_str!("../../migrations/sqlite/0004_lean_messages.sql"),
+    include_str!("../../migrations/sqlite/0005_shared_audiences.sql"),
 ];
 
 /// The database file inside a data directory.
