@@ -52,8 +52,10 @@ pub struct FanoutArgs {
     /// WebSocket clients to connect (one file descriptor each: stay under `ulimit -n`).
     #[arg(long, default_value_t = 1000)]
     clients: usize,
-    /// Connections being opened and logged in at once.
-    #[arg(long, default_value_t = 200)]
+    /// Connections being opened and logged in at once. Each login runs two store reads; more
+    /// than the server keeps SQLite readers for (8) makes it open more files, and next to
+    /// 19,900 sockets that hits the open-file limit (logins answered 500).
+    #[arg(long, default_value_t = 8)]
     connect_concurrency: usize,
     /// Latency phase: sendMsgToAll calls made one at a time, each waited for until every
     /// client has it (0: skip).
@@ -64,7 +66,7 @@ pub struct FanoutArgs {
     duration: u64,
     /// Sustained phase: sendMsgToAll calls not yet received by every client (HTTP call in
     /// flight or fan-out in progress). More lets the server batch more frames per write.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 64)]
     inflight: usize,
     /// The server's process id, to read its memory (VmRSS) before and after connecting.
     #[arg(long)]
@@ -466,7 +468,11 @@ pub async fn fanout(ctx: &Ctx, args: FanoutArgs) -> anyhow::Result<()> {
     let online = login_ms.len();
     let login_ms = sorted(login_ms);
 
-    println!("qunfa bench fanout: {n} WebSocket clients at {url} (read buffer {} B, {} client thread(s))", acc.read_buffer, args.threads.max(1));
+    println!(
+        "qunfa bench fanout: {n} WebSocket clients at {url} (read buffer {} B, {} client thread(s))",
+        acc.read_buffer,
+        args.threads.max(1)
+    );
     println!();
     println!("connect + login");
     println!(
@@ -540,7 +546,11 @@ pub async fn fanout(ctx: &Ctx, args: FanoutArgs) -> anyhow::Result<()> {
     );
     println!("  missing          {missing} deliveries, at {short} clients");
     println!("  duplicates       {dups}");
-    let ended = shared.ended.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let ended = shared
+        .ended
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     if ended.is_empty() {
         println!("  ended by server  none");
     }
@@ -584,7 +594,10 @@ async fn latency_phase(
             .round_first_ns
             .load(Ordering::Relaxed)
             .saturating_sub(t0)));
-        last.push(ms(shared.round_last_ns.load(Ordering::Relaxed).saturating_sub(t0)));
+        last.push(ms(shared
+            .round_last_ns
+            .load(Ordering::Relaxed)
+            .saturating_sub(t0)));
         answer.push(ms(t_answer - t0));
         // Let the sockets drain before the next round.
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -595,7 +608,10 @@ async fn latency_phase(
         "one sendMsgToAll at a time to {} online clients ({sends} sends; ms after the call started)",
         shared.online.load(Ordering::Relaxed)
     );
-    println!("  {:<18}{:>9}{:>9}{:>9}{:>9}", "", "p50", "p99", "min", "max");
+    println!(
+        "  {:<18}{:>9}{:>9}{:>9}{:>9}",
+        "", "p50", "p99", "min", "max"
+    );
     for (label, v) in [
         ("HTTP answer", &answer),
         ("first delivery", &first),
@@ -610,7 +626,9 @@ async fn latency_phase(
         );
     }
     if incomplete > 0 {
-        println!("  {incomplete} send(s) did not reach every client within 5 s of quiet (not timed)");
+        println!(
+            "  {incomplete} send(s) did not reach every client within 5 s of quiet (not timed)"
+        );
     }
     Ok(())
 }
@@ -649,7 +667,8 @@ async fn sustained_phase(
         })
     };
 
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Result<i64, String>>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Result<i64, String>, f64)>();
+    let mut answer_ms = Vec::new();
     let mut started_calls = 0u64;
     let mut errors: BTreeMap<String, usize> = BTreeMap::new();
     let mut stalled = false;
@@ -662,7 +681,8 @@ async fn sustained_phase(
                 break;
             }
         }
-        while let Ok(r) = done_rx.try_recv() {
+        while let Ok((r, t)) = done_rx.try_recv() {
+            answer_ms.push(t);
             match r {
                 Ok(id) => acked.push(id),
                 Err(e) => *errors.entry(e).or_default() += 1,
@@ -674,13 +694,15 @@ async fn sustained_phase(
         started_calls += 1;
         let (nim, done_tx) = (nim.clone(), done_tx.clone());
         tokio::spawn(async move {
+            let t = Instant::now();
             let r = send_to_all(&nim, None).await.map_err(|e| format!("{e:#}"));
-            let _ = done_tx.send(r);
+            let _ = done_tx.send((r, t.elapsed().as_secs_f64() * 1000.0));
         });
     }
     let send_window = started.elapsed().as_secs_f64();
     drop(done_tx);
-    while let Some(r) = done_rx.recv().await {
+    while let Some((r, t)) = done_rx.recv().await {
+        answer_ms.push(t);
         match r {
             Ok(id) => acked.push(id),
             Err(e) => *errors.entry(e).or_default() += 1,
@@ -713,6 +735,13 @@ async fn sustained_phase(
     for (e, c) in &errors {
         println!("  send failed ×{c}: {e}");
     }
+    let answer_ms = sorted(answer_ms);
+    println!(
+        "  HTTP answer (ms) p50 {:.1}  p99 {:.1}  max {:.1}",
+        pct(&answer_ms, 50.0),
+        pct(&answer_ms, 99.0),
+        answer_ms.last().copied().unwrap_or(f64::NAN)
+    );
     println!(
         "  deliveries       {total} of {} expected{}",
         calls_ok * online,
