@@ -65,6 +65,11 @@ pub struct IndexEntry {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Called with what a message write stored, once it committed, in commit order (so in msgid
+/// order across all writes of the app): live delivery hangs here so clients never see a
+/// later msgid before an earlier one.
+pub type OnCommit = Box<dyn FnOnce(&[Sent]) + Send>;
+
 /// `history/querySessionMsg`: point-to-point messages between two accounts, both ways.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionQuery {
@@ -138,6 +143,7 @@ pub trait Store: Send + Sync + 'static {
         msgs: Vec<NewMessage>,
         now_ms: i64,
         dedupe_since_ms: i64,
+        on_commit: OnCommit,
     ) -> StoreResult<Vec<Sent>>;
     async fn message(&self, app: i64, msgid: i64) -> StoreResult<Option<Message>>;
     /// The newest point-to-point message with this client id.
@@ -151,6 +157,7 @@ pub trait Store: Send + Sync + 'static {
         msgid: i64,
         tombstone: NewMessage,
         now_ms: i64,
+        on_commit: OnCommit,
     ) -> StoreResult<Sent>;
     async fn session_messages(&self, app: i64, q: SessionQuery) -> StoreResult<Vec<Message>>;
     /// What the account `ordinal` has received after msgid `after`, in msgid order: its

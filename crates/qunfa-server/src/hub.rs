@@ -16,8 +16,11 @@ use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
+use qunfa_core::message::Message;
 use roaring::RoaringBitmap;
 use tokio::sync::{Notify, mpsc};
+
+use crate::gateway::frames;
 
 /// One frame for a session: its bytes, and the msgid it carries (for de-duplication at the
 /// sync-to-live hand-over; `None` for frames outside the msgid sequence, like receipts).
@@ -39,6 +42,31 @@ pub struct Delivery {
     pub app: i64,
     pub target: Target,
     pub out: Outbound,
+}
+
+/// What travels from senders to the fan-out task.
+pub enum Published {
+    Ready(Delivery),
+    /// A committed message, encoded by the fan-out task (not by the store's writer thread,
+    /// which publishes these in commit order and must stay lean).
+    Message {
+        app: i64,
+        target: Target,
+        msg: Box<Message>,
+    },
+}
+
+impl Published {
+    fn into_delivery(self) -> Delivery {
+        match self {
+            Published::Ready(d) => d,
+            Published::Message { app, target, msg } => Delivery {
+                app,
+                target,
+                out: frames::message(&msg),
+            },
+        }
+    }
 }
 
 /// Why a session is being closed by the server.
@@ -110,13 +138,13 @@ pub struct Hub {
     apps: RwLock<HashMap<i64, AppSessions>>,
     next_id: AtomicU64,
     queue_frames: usize,
-    fanout: mpsc::UnboundedSender<Delivery>,
+    fanout: mpsc::UnboundedSender<Published>,
     pub counters: Counters,
 }
 
 impl Hub {
     /// A hub and the receiver its fan-out task must drain (see [`Hub::run_fanout`]).
-    pub fn new(queue_frames: usize) -> (Arc<Hub>, mpsc::UnboundedReceiver<Delivery>) {
+    pub fn new(queue_frames: usize) -> (Arc<Hub>, mpsc::UnboundedReceiver<Published>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let hub = Hub {
             apps: RwLock::new(HashMap::new()),
@@ -170,7 +198,17 @@ impl Hub {
     /// Queues a delivery for the fan-out task (never blocks).
     pub fn publish(&self, d: Delivery) {
         // The receiver lives as long as the server; a send error only happens at shutdown.
-        let _ = self.fanout.send(d);
+        let _ = self.fanout.send(Published::Ready(d));
+    }
+
+    /// Queues a committed message for live delivery. Call it in commit order (from the
+    /// store's commit hook): sessions then see msgids in increasing order.
+    pub fn publish_message(&self, app: i64, target: Target, msg: Message) {
+        let _ = self.fanout.send(Published::Message {
+            app,
+            target,
+            msg: Box::new(msg),
+        });
     }
 
     /// Hands one delivery to every matching session on this node.
@@ -209,13 +247,13 @@ impl Hub {
     }
 
     /// The fan-out loop: drains published deliveries until the hub is dropped.
-    pub async fn run_fanout(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Delivery>) {
+    pub async fn run_fanout(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Published>) {
         let mut batch = Vec::new();
         while let Some(d) = rx.recv().await {
-            batch.push(d);
+            batch.push(d.into_delivery());
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
-                    Ok(d) => batch.push(d),
+                    Ok(d) => batch.push(d.into_delivery()),
                     Err(_) => break,
                 }
             }

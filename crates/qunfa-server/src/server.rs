@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 pub struct Server {
     pub state: Arc<AppState>,
-    fanout: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<crate::hub::Delivery>>>,
+    fanout: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<crate::hub::Published>>>,
     /// The app created on this first start, if any (its secret is shown once).
     pub bootstrapped: Option<App>,
     /// Held for the server's life: one server per data directory.

@@ -38,7 +38,7 @@ impl AppState {
         global_words: Vec<String>,
     ) -> (
         AppState,
-        tokio::sync::mpsc::UnboundedReceiver<crate::hub::Delivery>,
+        tokio::sync::mpsc::UnboundedReceiver<crate::hub::Published>,
     ) {
         let rl = &config.rate_limits;
         let (hub, fanout) = Hub::new(config.gateway.queue_frames);

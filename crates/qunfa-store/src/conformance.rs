@@ -339,6 +339,7 @@ pub async fn messages_get_increasing_msgids_and_reach_their_audience(s: &dyn Sto
             ],
             1000,
             0,
+            Box::new(|_| {}),
         )
         .await
         .unwrap();
@@ -347,13 +348,19 @@ pub async fn messages_get_increasing_msgids_and_reach_their_audience(s: &dyn Sto
     assert_eq!(sent[1].recipients, 3);
     assert!(sent.iter().all(|x| x.timetag == 1000 && !x.duplicate));
     let later = s
-        .store_messages(app, vec![mass("sys", &[2], None)], 2000, 0)
+        .store_messages(
+            app,
+            vec![mass("sys", &[2], None)],
+            2000,
+            0,
+            Box::new(|_| {}),
+        )
         .await
         .unwrap();
     assert!(later[0].msgid > ids[2]);
     // Each app counts on its own.
     assert_eq!(
-        s.store_messages(other, vec![p2p("x", "y", 0, "z")], 1, 0)
+        s.store_messages(other, vec![p2p("x", "y", 0, "z")], 1, 0, Box::new(|_| {}))
             .await
             .unwrap()[0]
             .msgid,
@@ -392,7 +399,11 @@ pub async fn messages_get_increasing_msgids_and_reach_their_audience(s: &dyn Sto
 
     let mut keyed = p2p("a", "b", 1, "keyed");
     keyed.msgidclient = Some("c-1".into());
-    let k = s.store_messages(app, vec![keyed], 3000, 0).await.unwrap()[0].msgid;
+    let k = s
+        .store_messages(app, vec![keyed], 3000, 0, Box::new(|_| {}))
+        .await
+        .unwrap()[0]
+        .msgid;
     assert_eq!(
         s.message_by_client(app, "c-1")
             .await
@@ -407,12 +418,24 @@ pub async fn messages_get_increasing_msgids_and_reach_their_audience(s: &dyn Sto
 pub async fn mass_sends_are_idempotent_by_msgidclient(s: &dyn Store) {
     let app = s.create_app("a").await.unwrap().id;
     let first = s
-        .store_messages(app, vec![mass("sys", &[0], Some("k1"))], 1000, 0)
+        .store_messages(
+            app,
+            vec![mass("sys", &[0], Some("k1"))],
+            1000,
+            0,
+            Box::new(|_| {}),
+        )
         .await
         .unwrap()[0]
         .clone();
     let again = s
-        .store_messages(app, vec![mass("sys", &[0, 1], Some("k1"))], 2000, 500)
+        .store_messages(
+            app,
+            vec![mass("sys", &[0, 1], Some("k1"))],
+            2000,
+            500,
+            Box::new(|_| {}),
+        )
         .await
         .unwrap()[0]
         .clone();
@@ -425,7 +448,13 @@ pub async fn mass_sends_are_idempotent_by_msgidclient(s: &dyn Store) {
     );
     // Outside the window the key is free again.
     let later = s
-        .store_messages(app, vec![mass("sys", &[0, 1], Some("k1"))], 9000, 1500)
+        .store_messages(
+            app,
+            vec![mass("sys", &[0, 1], Some("k1"))],
+            9000,
+            1500,
+            Box::new(|_| {}),
+        )
         .await
         .unwrap()[0]
         .clone();
@@ -456,6 +485,7 @@ pub async fn recalled_messages_disappear_and_leave_a_tombstone(s: &dyn Store) {
             vec![p2p("a", "b", 1, "oops"), mass("sys", &[1], None)],
             1000,
             0,
+            Box::new(|_| {}),
         )
         .await
         .unwrap();
@@ -464,7 +494,7 @@ pub async fn recalled_messages_disappear_and_leave_a_tombstone(s: &dyn Store) {
     tomb.to_ordinal = Some(1);
     tomb.ref_msgid = Some(sent[0].msgid);
     let t = s
-        .recall_message(app, sent[0].msgid, tomb, 1500)
+        .recall_message(app, sent[0].msgid, tomb, 1500, Box::new(|_| {}))
         .await
         .unwrap();
     assert!(t.msgid > sent[1].msgid);
@@ -504,7 +534,7 @@ pub async fn broadcasts_expire_and_can_be_deleted(s: &dyn Store) {
     let mut online = b.clone();
     online.offline = false;
     let sent = s
-        .store_messages(app, vec![b, online], 1000, 0)
+        .store_messages(app, vec![b, online], 1000, 0, Box::new(|_| {}))
         .await
         .unwrap();
     assert_eq!(
@@ -596,6 +626,42 @@ pub async fn cursors_and_readers_are_kept_compactly(s: &dyn Store) {
     );
 }
 
+pub async fn commit_hooks_run_in_msgid_order(s: &dyn Store) {
+    let app = s.create_app("a").await.unwrap().id;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sends = (0..50).map(|i| {
+        let seen = seen.clone();
+        let msgs = vec![
+            p2p("a", "b", 1, &format!("m{i}")),
+            mass("sys", &[1, 2], None),
+        ];
+        s.store_messages(
+            app,
+            msgs,
+            1000,
+            0,
+            Box::new(move |sent| seen.lock().unwrap().extend(sent.iter().map(|x| x.msgid))),
+        )
+    });
+    let answers = futures_util::future::join_all(sends).await;
+    let mut answered: Vec<i64> = answers
+        .into_iter()
+        .flat_map(|r| r.unwrap())
+        .map(|x| x.msgid)
+        .collect();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 100);
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "hooks ran out of msgid order: {seen:?}"
+    );
+    answered.sort();
+    assert_eq!(
+        answered, seen,
+        "each committed message reached its hook once"
+    );
+}
+
 /// Generates one `#[tokio::test]` per conformance check; `$make` is an async block that yields
 /// a fresh, empty store (anything that derefs to `dyn Store`).
 #[macro_export]
@@ -613,7 +679,8 @@ macro_rules! store_conformance_suite {
             recalled_messages_disappear_and_leave_a_tombstone,
             broadcasts_expire_and_can_be_deleted,
             keyword_lists_are_per_app,
-            cursors_and_readers_are_kept_compactly
+            cursors_and_readers_are_kept_compactly,
+            commit_hooks_run_in_msgid_order
         );
     };
     (@tests $make:expr; $($name:ident),*) => {

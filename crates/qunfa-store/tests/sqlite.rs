@@ -44,6 +44,7 @@ async fn equal_audiences_are_stored_once() {
             vec![mass(&[1, 2, 3]), mass(&[1, 2, 3]), mass(&[4])],
             1,
             0,
+            Box::new(|_| {}),
         )
         .await
         .unwrap();

@@ -5,11 +5,10 @@
 //! every message a client saw live must have been durable; a send whose answer was lost in the
 //! crash is all-or-nothing.
 //!
-//! `live_delivery_is_in_msgid_order` is ignored: it shows a known bug. Concurrent sends are
-//! committed in msgid order (group commit) but each handler publishes to the hub after its own
-//! wake-up, so live frames arrive out of msgid order (… 55, 54 …). A client that reconnects
-//! with "the highest msgid I have" (docs/protocol.md) then skips a message that was still on
-//! its way; the crash test below tells such skips apart and only reports them.
+//! `live_delivery_is_in_msgid_order` guards a bug found here: concurrent sends commit in msgid
+//! order (group commit), and live delivery must follow that order (the store's commit hook
+//! publishes), or a client that reconnects with "the highest msgid I have" (docs/protocol.md)
+//! skips a message still on its way. The crash test below also reports any such skip.
 //!
 //! Every send carries a unique `msgidclient`, which the frames echo: that is how a message whose
 //! answer never came back is matched to the send that made it.
@@ -304,7 +303,6 @@ async fn setup(dir: &Path) -> (Server, NimClient, String, Vec<Live>) {
 type Live = (Arc<Mutex<Vec<(i64, String)>>>, tokio::task::JoinHandle<()>);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: concurrent sends are published to the hub out of msgid order"]
 async fn live_delivery_is_in_msgid_order() {
     let dir = tempfile::tempdir().unwrap();
     let (server, nim, _, live) = setup(dir.path()).await;

@@ -7,27 +7,28 @@ use qunfa_core::account::{Accid, NewAccount, Profile, hash_token};
 use qunfa_core::audience::{self, Selection};
 use qunfa_core::dict::check_id;
 use qunfa_core::message::{self, MsgKind, NewMessage, Sent};
+use qunfa_core::store::OnCommit;
 use qunfa_core::{ApiError, Code, StoreError};
 use roaring::RoaringBitmap;
 use serde_json::{Map, Value, json};
 
 use super::{Answer, Nim, Params, ok};
-use crate::gateway::frames;
-use crate::hub::{Delivery, Target};
+use crate::hub::Target;
 use crate::index::AppIndex;
 use crate::state::AppState;
 
-/// Hands a committed message to the hub for live delivery. Intercepted messages and repeats
-/// of an earlier send (same `msgidclient`) never go out.
-fn publish(s: &AppState, app: i64, m: &NewMessage, sent: &Sent, target: Target) {
-    if m.antispam || sent.duplicate {
-        return;
-    }
-    s.hub.publish(Delivery {
-        app,
-        target,
-        out: frames::message(&m.stored(sent)),
-    });
+/// The commit hook that hands committed messages to the hub for live delivery. The store
+/// runs it in commit order, so clients see msgids in increasing order. Intercepted messages
+/// and repeats of an earlier send (same `msgidclient`) never go out.
+fn live(s: &AppState, app: i64, msgs: Vec<(NewMessage, Target)>) -> OnCommit {
+    let hub = s.hub.clone();
+    Box::new(move |sent: &[Sent]| {
+        for ((m, target), x) in msgs.into_iter().zip(sent) {
+            if !m.antispam && !x.duplicate {
+                hub.publish_message(app, target, m.stored(x));
+            }
+        }
+    })
 }
 
 /// Most recipients of one `sendBatchMsg` (100 with `returnMsgid`).
@@ -212,10 +213,20 @@ fn sent_data(sent: &Sent) -> Value {
     json!({"msgid": sent.msgid, "timetag": sent.timetag, "antispam": sent.antispam})
 }
 
-async fn store_one(s: &AppState, app: i64, m: NewMessage) -> Result<Sent, ApiError> {
+/// Stores one message; once committed, it goes live to `target`.
+async fn store_one(
+    s: &AppState,
+    app: i64,
+    m: NewMessage,
+    target: Target,
+) -> Result<Sent, ApiError> {
     let now = s.now_ms();
     let since = now - s.config.messages.dedupe_window_secs * 1000;
-    let mut sent = s.store.store_messages(app, vec![m], now, since).await?;
+    let hook = live(s, app, vec![(m.clone(), target)]);
+    let mut sent = s
+        .store
+        .store_messages(app, vec![m], now, since, hook)
+        .await?;
     sent.pop()
         .ok_or_else(|| ApiError::internal("store answered no result for one message"))
 }
@@ -244,8 +255,7 @@ pub async fn send_msg(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) 
         .opt_max("msgidclient", 128)?
         .filter(|v| !v.is_empty())
         .map(str::to_owned);
-    let sent = store_one(&s, app.id, m.clone()).await?;
-    publish(&s, app.id, &m, &sent, Target::One(to_ordinal));
+    let sent = store_one(&s, app.id, m, Target::One(to_ordinal)).await?;
     ok(json!({"data": sent_data(&sent)}))
 }
 
@@ -296,15 +306,13 @@ pub async fn send_batch_msg(State(s): State<Arc<AppState>>, Nim { app, params }:
     let sent = if msgs.is_empty() {
         Vec::new()
     } else {
-        s.store
-            .store_messages(app.id, msgs.clone(), now, now)
-            .await?
+        let targets = msgs
+            .iter()
+            .filter_map(|m| Some((m.clone(), Target::One(m.to_ordinal?))))
+            .collect();
+        let hook = live(&s, app.id, targets);
+        s.store.store_messages(app.id, msgs, now, now, hook).await?
     };
-    for (m, x) in msgs.iter().zip(&sent) {
-        if let Some(o) = m.to_ordinal {
-            publish(&s, app.id, m, x, Target::One(o));
-        }
-    }
     let mut answer = Map::new();
     if !unregister.is_empty() {
         answer.insert("unregister".into(), json!(unregister));
@@ -477,12 +485,11 @@ pub async fn send_msg_to_all(State(s): State<Arc<AppState>>, Nim { app, params }
     m.extra = c.extra;
     m.mark_read = mark_read;
     m.msgidclient = msgidclient;
-    let sent = store_one(&s, app.id, m.clone()).await?;
     let audience = Arc::new(audience);
+    let sent = store_one(&s, app.id, m, Target::Audience(audience.clone())).await?;
     if !sent.duplicate {
-        s.audiences.put(app.id, sent.msgid, audience.clone());
+        s.audiences.put(app.id, sent.msgid, audience);
     }
-    publish(&s, app.id, &m, &sent, Target::Audience(audience));
     let mut data = sent_data(&sent);
     data["recipients"] = json!(sent.recipients);
     ok(json!({"data": data}))
@@ -559,10 +566,9 @@ pub async fn broadcast_msg(State(s): State<Arc<AppState>>, Nim { app, params }: 
     m.offline = is_offline;
     m.expire_ms = Some(now + ttl_hours * 3_600_000);
     m.extra = Some(json!({"targetOs": target_os}).to_string());
-    let sent = store_one(&s, app.id, m.clone()).await?;
     let audience = Arc::new(audience);
-    s.audiences.put(app.id, sent.msgid, audience.clone());
-    publish(&s, app.id, &m, &sent, Target::Audience(audience));
+    let sent = store_one(&s, app.id, m, Target::Audience(audience.clone())).await?;
+    s.audiences.put(app.id, sent.msgid, audience);
     let stored = s
         .store
         .message(app.id, sent.msgid)
@@ -673,13 +679,15 @@ pub async fn recall(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) ->
     t.to = Some(to);
     t.ref_msgid = Some(msgid);
     t.extra = extra;
-    let sent = s
-        .store
-        .recall_message(app.id, msgid, t.clone(), s.now_ms())
+    let targets = t
+        .to_ordinal
+        .map(|o| (t.clone(), Target::One(o)))
+        .into_iter()
+        .collect();
+    let hook = live(&s, app.id, targets);
+    s.store
+        .recall_message(app.id, msgid, t, s.now_ms(), hook)
         .await?;
-    if let Some(o) = t.to_ordinal {
-        publish(&s, app.id, &t, &sent, Target::One(o));
-    }
     ok(json!({}))
 }
 
@@ -704,12 +712,14 @@ pub async fn recall_mass_msg(State(s): State<Arc<AppState>>, Nim { app, params }
     t.audience = s.store.message_audience(app.id, msgid).await?;
     t.recipients = m.recipients;
     t.extra = extra;
-    let sent = s
-        .store
-        .recall_message(app.id, msgid, t.clone(), s.now_ms())
+    let bits = s.audiences.get(s.store.as_ref(), app.id, msgid).await?;
+    let targets = bits
+        .map(|b| (t.clone(), Target::Audience(b)))
+        .into_iter()
+        .collect();
+    let hook = live(&s, app.id, targets);
+    s.store
+        .recall_message(app.id, msgid, t, s.now_ms(), hook)
         .await?;
-    if let Some(bits) = s.audiences.get(s.store.as_ref(), app.id, msgid).await? {
-        publish(&s, app.id, &t, &sent, Target::Audience(bits));
-    }
     ok(json!({}))
 }

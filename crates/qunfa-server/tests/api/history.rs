@@ -239,7 +239,7 @@ async fn session_shows_msgidclient_and_bodies_that_are_not_objects() {
     let stored = s
         .state()
         .store
-        .store_messages(s.app.id, msgs, now, now)
+        .store_messages(s.app.id, msgs, now, now, Box::new(|_| {}))
         .await
         .unwrap();
     let r = s

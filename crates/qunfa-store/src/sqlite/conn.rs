@@ -29,18 +29,21 @@ trait Job: Send {
     fn fail(self: Box<Self>, why: String);
 }
 
-struct WriteJob<T, F> {
+struct WriteJob<T, F, H> {
     f: F,
+    /// Runs once the write committed, on the writer thread, in commit order.
+    hook: H,
     reply: oneshot::Sender<StoreResult<T>>,
 }
 
-impl<T, F> Job for WriteJob<T, F>
+impl<T, F, H> Job for WriteJob<T, F, H>
 where
     T: Send + 'static,
     F: FnOnce(&Connection) -> StoreResult<T> + Send,
+    H: FnOnce(&T) + Send + 'static,
 {
     fn run(self: Box<Self>, conn: &Connection) -> Finish {
-        let WriteJob { f, reply } = *self;
+        let WriteJob { f, hook, reply } = *self;
         let result = match conn.execute_batch("SAVEPOINT job") {
             Err(e) => Err(internal(e)),
             Ok(()) => {
@@ -61,6 +64,9 @@ where
                 Ok(()) => result,
                 Err(why) => Err(StoreError::Internal(why)),
             };
+            if let Ok(v) = &out {
+                hook(v);
+            }
             // The caller may have gone away (request cancelled); the write stands either way.
             let _ = reply.send(out);
         })
@@ -186,9 +192,20 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.write_then(f, |_: &T| {}).await
+    }
+
+    /// Like `write`, and runs `hook` with the result once it committed: on the writer
+    /// thread, so hooks run in commit order (which is msgid order).
+    pub(crate) async fn write_then<T, F, H>(&self, f: F, hook: H) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        H: FnOnce(&T) + Send + 'static,
+    {
         let (reply, rx) = oneshot::channel();
         self.writer
-            .send(Box::new(WriteJob { f, reply }))
+            .send(Box::new(WriteJob { f, hook, reply }))
             .map_err(|_| internal("sqlite writer stopped"))?;
         rx.await
             .map_err(|_| internal("sqlite writer dropped a write"))?

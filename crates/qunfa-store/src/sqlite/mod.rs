@@ -11,7 +11,7 @@ use qunfa_core::account::{Accid, Account, AccountPatch, NewAccount, Profile};
 use qunfa_core::auth::App;
 use qunfa_core::dict::{Area, Enterptype};
 use qunfa_core::message::{BroadcastFilter, Message, NewMessage, Sent};
-use qunfa_core::store::{IndexEntry, SessionQuery, Store, StoreError, StoreResult};
+use qunfa_core::store::{IndexEntry, OnCommit, SessionQuery, Store, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use conn::{Db, internal};
@@ -644,12 +644,14 @@ impl Store for SqliteStore {
         msgs: Vec<NewMessage>,
         now_ms: i64,
         dedupe_since_ms: i64,
+        on_commit: OnCommit,
     ) -> StoreResult<Vec<Sent>> {
+        let seq = self.msgids.clone();
         self.db
-            .write({
-                let seq = self.msgids.clone();
-                move |c| messages::store(c, &seq, app, &msgs, now_ms, dedupe_since_ms)
-            })
+            .write_then(
+                move |c| messages::store(c, &seq, app, &msgs, now_ms, dedupe_since_ms),
+                move |sent: &Vec<Sent>| on_commit(sent),
+            )
             .await
     }
 
@@ -676,12 +678,14 @@ impl Store for SqliteStore {
         msgid: i64,
         tombstone: NewMessage,
         now_ms: i64,
+        on_commit: OnCommit,
     ) -> StoreResult<Sent> {
+        let seq = self.msgids.clone();
         self.db
-            .write({
-                let seq = self.msgids.clone();
-                move |c| messages::recall(c, &seq, app, msgid, &tombstone, now_ms)
-            })
+            .write_then(
+                move |c| messages::recall(c, &seq, app, msgid, &tombstone, now_ms),
+                move |sent: &Sent| on_commit(std::slice::from_ref(sent)),
+            )
             .await
     }
 
