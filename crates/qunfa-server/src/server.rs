@@ -98,6 +98,12 @@ pub async fn run(
         shutdown.await;
         hub.close_all();
     };
+    // Small frames (a login answer, one message) must not wait for Nagle's delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(stopping)
         .await;

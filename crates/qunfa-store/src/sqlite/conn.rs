@@ -115,6 +115,9 @@ fn checkpoint_loop(path: PathBuf, stop: Arc<std::sync::atomic::AtomicBool>) {
 struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Reads at once: each open connection costs file descriptors, which a gateway holding
+    /// ~20,000 sockets cannot spare; more readers than cores buy nothing either.
+    permits: tokio::sync::Semaphore,
 }
 
 impl Readers {
@@ -172,6 +175,7 @@ impl Db {
         let readers = Arc::new(Readers {
             path: path.to_owned(),
             idle: Mutex::new(Vec::new()),
+            permits: tokio::sync::Semaphore::new(MAX_IDLE_READERS),
         });
         let stop_checkpoints = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (p, stop) = (path.to_owned(), stop_checkpoints.clone());
@@ -217,6 +221,7 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        let _permit = self.readers.permits.acquire().await.map_err(internal)?;
         let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             let conn = readers.take()?;
