@@ -138,7 +138,11 @@ impl Readers {
 pub(crate) fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;")?;
+    // journal_size_limit: the WAL file shrinks back to 64 MiB after a checkpoint empties it
+    // (a big import or migration would otherwise leave it at its peak size on disk).
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;",
+    )?;
     if read_only {
         conn.execute_batch("PRAGMA query_only = ON;")?;
     }
@@ -265,6 +269,10 @@ fn migrate(conn: &Connection, migrations: &[&str]) -> StoreResult<()> {
     let run = || -> rusqlite::Result<()> {
         let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         for (i, sql) in migrations.iter().enumerate().skip(version) {
+            tracing::info!(
+                version = i + 1,
+                "applying sqlite migration (on a large database this can take a while)"
+            );
             conn.execute_batch(sql)?;
             conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
             tracing::info!(version = i + 1, "applied sqlite migration");
