@@ -49,7 +49,7 @@ impl Default for GatewayConfig {
             queue_frames: 4096,
             sync_page: 500,
             max_frame_bytes: 64 * 1024,
-            read_buffer_bytes: 4096,
+            read_buffer_bytes: 1024,
             write_buffer_bytes: 32 * 1024,
             flush_ms: 500,
         }
@@ -277,7 +277,7 @@ pub const DOCS: &[(&str, &str)] = &[
     ),
     (
         "gateway.read_buffer_bytes",
-        "Read buffer per connection; small buffers keep idle connections cheap.",
+        "Read buffer per connection (it grows for a larger frame); clients send only small frames, and a small buffer keeps idle connections cheap.",
     ),
     (
         "gateway.write_buffer_bytes",
