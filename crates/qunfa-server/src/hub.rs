@@ -11,9 +11,9 @@
 //! behind all of them in the run queues (seconds, under sustained fan-out). Deliveries queued
 //! meanwhile are walked together, so a session gets them all in one wake-up and one write.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
 use qunfa_core::message::Message;
@@ -80,7 +80,11 @@ pub mod close {
 pub struct SessionHandle {
     pub id: u64,
     pub ordinal: u32,
-    tx: mpsc::Sender<Outbound>,
+    /// The bounded send queue. A plain `VecDeque` allocates nothing until the first frame
+    /// (tokio's mpsc allocates a 32-slot block per channel up front: 1.6 KB per idle client).
+    queue: Mutex<VecDeque<Outbound>>,
+    capacity: usize,
+    ready: Notify,
     /// Non-zero: the close code the session must close with (and `kick_reason` for 4003).
     close_code: AtomicU16,
     kick_reason: RwLock<Option<&'static str>>,
@@ -109,14 +113,49 @@ impl SessionHandle {
     }
 
     fn offer(&self, out: &Outbound) -> bool {
-        match self.tx.try_send(out.clone()) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            if q.len() >= self.capacity {
+                drop(q);
                 self.close(close::TOO_SLOW, None);
-                false
+                return false;
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            q.push_back(out.clone());
         }
+        self.ready.notify_one();
+        true
+    }
+
+    fn pop(&self) -> Option<Outbound> {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let out = q.pop_front();
+        if q.is_empty() && q.capacity() > 64 {
+            // A burst is over: give its memory back rather than keep it per idle client.
+            q.shrink_to(0);
+        }
+        out
+    }
+}
+
+/// The session's end of its send queue.
+pub struct Inbox(Arc<SessionHandle>);
+
+impl Inbox {
+    /// The next queued frame, waiting for one.
+    pub async fn recv(&mut self) -> Option<Outbound> {
+        loop {
+            if let Some(o) = self.0.pop() {
+                return Some(o);
+            }
+            // `notify_one` keeps a permit when nobody waits, so a frame queued between the
+            // pop above and this wait is not missed.
+            self.0.ready.notified().await;
+        }
+    }
+
+    /// A queued frame, if there is one.
+    pub fn try_recv(&mut self) -> Result<Outbound, ()> {
+        self.0.pop().ok_or(())
     }
 }
 
@@ -161,12 +200,13 @@ impl Hub {
         &self,
         app: i64,
         ordinal: u32,
-    ) -> (Arc<SessionHandle>, mpsc::Receiver<Outbound>) {
-        let (tx, rx) = mpsc::channel(self.queue_frames);
+    ) -> (Arc<SessionHandle>, Inbox) {
         let handle = Arc::new(SessionHandle {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             ordinal,
-            tx,
+            queue: Mutex::new(VecDeque::new()),
+            capacity: self.queue_frames,
+            ready: Notify::new(),
             close_code: AtomicU16::new(0),
             kick_reason: RwLock::new(None),
             closing: Notify::new(),
@@ -177,7 +217,7 @@ impl Hub {
             .entry(ordinal)
             .or_default()
             .push(handle.clone());
-        (handle, rx)
+        (handle.clone(), Inbox(handle))
     }
 
     pub fn unregister(&self, app: i64, handle: &SessionHandle) {

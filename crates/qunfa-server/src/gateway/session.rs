@@ -15,7 +15,6 @@ use qunfa_core::message::MsgKind;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
-use tokio::sync::mpsc;
 
 use super::frames;
 use crate::hub::{Delivery, SessionHandle, Target};
@@ -173,7 +172,7 @@ async fn serve(
     s: &AppState,
     who: &Who,
     handle: &SessionHandle,
-    mut rx: mpsc::Receiver<Outbound>,
+    mut rx: crate::hub::Inbox,
     socket: &mut WebSocket,
 ) -> Closing {
     let g = &s.config.gateway;
@@ -266,7 +265,6 @@ async fn serve(
     }
 }
 
-use crate::hub::Outbound;
 
 /// Handles one client frame; `Some` is a reply to send.
 async fn handle_frame(
