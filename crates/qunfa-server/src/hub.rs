@@ -196,11 +196,7 @@ impl Hub {
     }
 
     /// Registers a session; live deliveries start queueing at once.
-    pub fn register(
-        &self,
-        app: i64,
-        ordinal: u32,
-    ) -> (Arc<SessionHandle>, Inbox) {
+    pub fn register(&self, app: i64, ordinal: u32) -> (Arc<SessionHandle>, Inbox) {
         let handle = Arc::new(SessionHandle {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             ordinal,

@@ -265,7 +265,6 @@ async fn serve(
     }
 }
 
-
 /// Handles one client frame; `Some` is a reply to send.
 async fn handle_frame(
     s: &AppState,
