@@ -154,8 +154,8 @@ impl Inbox {
     }
 
     /// A queued frame, if there is one.
-    pub fn try_recv(&mut self) -> Result<Outbound, ()> {
-        self.0.pop().ok_or(())
+    pub fn try_recv(&mut self) -> Option<Outbound> {
+        self.0.pop()
     }
 }
 

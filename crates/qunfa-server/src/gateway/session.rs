@@ -233,7 +233,7 @@ async fn serve(
                         if o.msgid.is_none_or(|id| id > cursor) {
                             sink.feed(WsMessage::Text(o.frame)).await?;
                         }
-                        next = rx.try_recv().ok();
+                        next = rx.try_recv();
                     }
                     sink.flush().await
                 };
