@@ -99,14 +99,6 @@ impl AudienceIndex {
         self.blocked.contains(ordinal)
     }
 
-    pub fn has_area(&self, id: &str) -> bool {
-        self.areas.get(id).is_some()
-    }
-
-    pub fn has_type(&self, id: &str) -> bool {
-        self.types.get(id).is_some()
-    }
-
     // --- dictionary changes ---------------------------------------------------------
 
     /// Adds an area (or revives a deleted one). Its parent must already be known.
@@ -220,15 +212,6 @@ impl AudienceIndex {
                 self.area_rollup[x as usize].insert(ordinal);
             }
         }
-        if blocked {
-            self.blocked.insert(ordinal);
-        } else {
-            self.blocked.remove(ordinal);
-        }
-        self.refresh_hidden(ordinal);
-    }
-
-    pub fn set_blocked(&mut self, ordinal: u32, blocked: bool) {
         if blocked {
             self.blocked.insert(ordinal);
         } else {

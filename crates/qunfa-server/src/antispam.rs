@@ -88,8 +88,4 @@ impl KeywordFilter {
             .insert(app, build(&all));
         Ok(())
     }
-
-    pub fn global(&self) -> &[String] {
-        &self.global
-    }
 }

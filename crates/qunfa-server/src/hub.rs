@@ -170,7 +170,6 @@ const MAX_BATCH: usize = 64;
 #[derive(Default)]
 pub struct Counters {
     pub deliveries: AtomicU64,
-    pub dropped_slow: AtomicU64,
 }
 
 pub struct Hub {
@@ -386,10 +385,5 @@ impl Hub {
         for h in apps.values().flat_map(|s| s.values()).flatten() {
             h.close(close::GOING_AWAY, None);
         }
-    }
-
-    pub fn sessions(&self) -> usize {
-        let apps = self.apps.read().unwrap_or_else(|e| e.into_inner());
-        apps.values().flat_map(|s| s.values()).map(Vec::len).sum()
     }
 }

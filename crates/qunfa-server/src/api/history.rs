@@ -9,7 +9,7 @@ use qunfa_core::store::SessionQuery;
 use qunfa_core::{ApiError, Code};
 use serde_json::{Map, Value, json};
 
-use super::msg::broadcast_view;
+use super::msg::broadcast_json;
 use super::{Answer, Nim, Params, ok};
 use crate::state::AppState;
 
@@ -197,7 +197,7 @@ pub async fn query_broadcast_msg(
         Some(v) => return Err(ApiError::param(format!("type must be 1, 2 or 3: {v:?}")).into()),
     };
     let list = s.store.broadcasts(app.id, start, limit, filter).await?;
-    let msgs: Vec<Value> = list.iter().map(broadcast_view).collect();
+    let msgs: Vec<Value> = list.iter().map(broadcast_json).collect();
     ok(json!({"size": msgs.len(), "msgs": msgs}))
 }
 
@@ -217,7 +217,7 @@ pub async fn query_broadcast_msg_by_id(
         .await?
         .filter(|m| m.kind == MsgKind::Broadcast && !m.deleted)
         .ok_or_else(|| broadcast_not_found(id))?;
-    ok(json!({"msg": broadcast_view(&m)}))
+    ok(json!({"msg": broadcast_json(&m)}))
 }
 
 /// `history/delBroadcastMsgById`: deletes a broadcast; it no longer lists or syncs.

@@ -507,7 +507,7 @@ pub async fn preview_audience(State(s): State<Arc<AppState>>, Nim { app, params 
     ok(json!({"data": {"recipients": n}}))
 }
 
-fn broadcast_json(m: &qunfa_core::message::Message) -> Value {
+pub(crate) fn broadcast_json(m: &qunfa_core::message::Message) -> Value {
     let target_os: Value = m
         .extra
         .as_deref()
@@ -575,10 +575,6 @@ pub async fn broadcast_msg(State(s): State<Arc<AppState>>, Nim { app, params }: 
         .await?
         .ok_or_else(|| ApiError::internal("broadcast vanished"))?;
     ok(json!({"msg": broadcast_json(&stored)}))
-}
-
-pub(crate) fn broadcast_view(m: &qunfa_core::message::Message) -> Value {
-    broadcast_json(m)
 }
 
 fn int_param(params: &Params, name: &str) -> Result<i64, ApiError> {

@@ -146,15 +146,6 @@ impl Params {
         Ok(Params(pairs.into_iter().collect()))
     }
 
-    pub fn from_pairs<const N: usize>(pairs: [(&str, &str); N]) -> Params {
-        Params(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-        )
-    }
-
     /// The raw value, if given (an empty string counts as given).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)

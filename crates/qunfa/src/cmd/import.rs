@@ -450,10 +450,9 @@ async fn upsert(
     client: &NimClient,
     pace: &mut tokio::time::Interval,
     kind: &str,
-    create: &[(&str, &str)],
-    update: &[(&str, &str)],
+    params: &[(&str, &str)],
 ) -> anyhow::Result<&'static str> {
-    let a = dic_call(client, pace, &format!("dic/create{kind}"), create).await?;
+    let a = dic_call(client, pace, &format!("dic/create{kind}"), params).await?;
     if a["code"] == 200 {
         return Ok("created");
     }
@@ -462,13 +461,45 @@ async fn upsert(
             .as_str()
             .is_some_and(|d| d.ends_with("already exists"))
     {
-        let u = dic_call(client, pace, &format!("dic/update{kind}"), update).await?;
+        let u = dic_call(client, pace, &format!("dic/update{kind}"), params).await?;
         if u["code"] == 200 {
             return Ok("updated");
         }
         bail!("{u}");
     }
     bail!("{a}")
+}
+
+/// Creates or updates each row (its `columns` sent as parameters) through `dic/create{kind}` /
+/// `dic/update{kind}`, with a progress bar and a closing count.
+async fn upsert_rows(
+    client: &NimClient,
+    rows: &[&HashMap<String, String>],
+    kind: &str,
+    columns: &[&str],
+    what: &str,
+) -> anyhow::Result<ExitCode> {
+    let pb = progress_bar(rows.len() as u64, what);
+    let mut pace = dic_pace();
+    let (mut created, mut updated) = (0u64, 0u64);
+    for r in rows {
+        let params: Vec<(&str, &str)> = columns
+            .iter()
+            .map(|c| (*c, r.get(*c).map(String::as_str).unwrap_or("")))
+            .collect();
+        let outcome = upsert(client, &mut pace, kind, &params)
+            .await
+            .with_context(|| format!("{what} {}", params[0].1))?;
+        if outcome == "created" {
+            created += 1;
+        } else {
+            updated += 1;
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    println!("{what}: {created} created, {updated} updated");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_csv(file: &Path, columns: &[&str]) -> anyhow::Result<Vec<HashMap<String, String>>> {
@@ -531,50 +562,25 @@ async fn import_areas(client: &NimClient, file: &Path) -> anyhow::Result<ExitCod
             );
         }
     }
-    let pb = progress_bar(order.len() as u64, "areas");
-    let mut pace = dic_pace();
-    let mut counts: HashMap<&str, u64> = HashMap::new();
-    for r in order {
-        let get = |k: &str| r.get(k).map(String::as_str).unwrap_or("");
-        let create = [
-            ("areaid", get("areaid")),
-            ("name", get("name")),
-            ("parentid", get("parentid")),
-        ];
-        let outcome = upsert(client, &mut pace, "Area", &create, &create)
-            .await
-            .with_context(|| format!("area {}", get("areaid")))?;
-        *counts.entry(outcome).or_default() += 1;
-        pb.inc(1);
-    }
-    pb.finish_and_clear();
-    println!(
-        "areas: {} created, {} updated",
-        counts.get("created").unwrap_or(&0),
-        counts.get("updated").unwrap_or(&0)
-    );
-    Ok(ExitCode::SUCCESS)
+    upsert_rows(
+        client,
+        &order,
+        "Area",
+        &["areaid", "name", "parentid"],
+        "areas",
+    )
+    .await
 }
 
 async fn import_enterptypes(client: &NimClient, file: &Path) -> anyhow::Result<ExitCode> {
     let rows = read_csv(file, &["enterptypeid", "name"])?;
-    let pb = progress_bar(rows.len() as u64, "enterprise types");
-    let mut pace = dic_pace();
-    let mut counts: HashMap<&str, u64> = HashMap::new();
-    for r in &rows {
-        let get = |k: &str| r.get(k).map(String::as_str).unwrap_or("");
-        let p = [("enterptypeid", get("enterptypeid")), ("name", get("name"))];
-        let outcome = upsert(client, &mut pace, "Enterptype", &p, &p)
-            .await
-            .with_context(|| format!("enterptype {}", get("enterptypeid")))?;
-        *counts.entry(outcome).or_default() += 1;
-        pb.inc(1);
-    }
-    pb.finish_and_clear();
-    println!(
-        "enterprise types: {} created, {} updated",
-        counts.get("created").unwrap_or(&0),
-        counts.get("updated").unwrap_or(&0)
-    );
-    Ok(ExitCode::SUCCESS)
+    let rows: Vec<&HashMap<String, String>> = rows.iter().collect();
+    upsert_rows(
+        client,
+        &rows,
+        "Enterptype",
+        &["enterptypeid", "name"],
+        "enterprise types",
+    )
+    .await
 }
