@@ -62,7 +62,7 @@ fn build(users: u64) -> (AudienceIndex, u32) {
             2 + rng.below(TYPES - 1)
         };
         ix.upsert_account(
-            i as u32,
+            qunfa_core::ids::Ordinal(i as u32),
             &format!("u{i:07}"),
             Some(&format!("p{p:02}c{c:02}")),
             Some(&format!("t{t:02}")),
@@ -70,8 +70,14 @@ fn build(users: u64) -> (AudienceIndex, u32) {
         );
     }
     let system = users as u32;
-    ix.upsert_account(system, "qunfa_system", None, None, false);
-    ix.set_system(system);
+    ix.upsert_account(
+        qunfa_core::ids::Ordinal(system),
+        "qunfa_system",
+        None,
+        None,
+        false,
+    );
+    ix.set_system(qunfa_core::ids::Ordinal(system));
     (ix, system)
 }
 
@@ -120,14 +126,16 @@ fn bench_audience(c: &mut Criterion) {
         group.warm_up_time(Duration::from_millis(500));
         group.measurement_time(Duration::from_secs(2));
         for (name, sel) in selections() {
-            let picked = ix.select(&sel, Some(system)).expect("selection resolves");
+            let picked = ix
+                .select(&sel, Some(qunfa_core::ids::Ordinal(system)))
+                .expect("selection resolves");
             eprintln!(
                 "{label} users, {name}: {} recipients, encoded {} bytes",
                 picked.len(),
                 audience::encode(&picked).len()
             );
             group.bench_with_input(BenchmarkId::new("select", name), &sel, |b, sel| {
-                b.iter(|| ix.select(black_box(sel), Some(system)))
+                b.iter(|| ix.select(black_box(sel), Some(qunfa_core::ids::Ordinal(system))))
             });
             if name == "all" || name == "province" {
                 group.bench_with_input(BenchmarkId::new("encode", name), &picked, |b, p| {

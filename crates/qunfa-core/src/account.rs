@@ -185,7 +185,7 @@ pub struct NewAccount {
 pub struct Account {
     pub accid: Accid,
     /// Dense per-app number used in audience bitmaps; assigned at creation, never reused.
-    pub ordinal: u32,
+    pub ordinal: crate::ids::Ordinal,
     pub profile: Profile,
     pub blocked: bool,
 }
@@ -196,6 +196,9 @@ pub struct AccountPatch {
     pub token_hash: Option<[u8; 32]>,
     pub profile: Profile,
     pub blocked: Option<bool>,
+    /// Ends the account's live sessions on every node, with this reason: recorded with the
+    /// write, so a node that missed the bus event still kicks them when it catches up.
+    pub kick: Option<String>,
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ use roaring::RoaringBitmap;
 
 use crate::ApiError;
 use crate::account::Accid;
+use crate::dict::{Area, Enterptype};
+use crate::ids::Ordinal;
 
 /// What a targeted send selects. Empty `areas` / `types` mean "no filter".
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -91,12 +93,69 @@ impl AudienceIndex {
         self.all.is_empty()
     }
 
-    pub fn ordinal_of(&self, accid: &str) -> Option<u32> {
-        self.accids.get(accid).copied()
+    pub fn ordinal_of(&self, accid: &str) -> Option<Ordinal> {
+        self.accids.get(accid).copied().map(Ordinal)
     }
 
-    pub fn is_blocked(&self, ordinal: u32) -> bool {
-        self.blocked.contains(ordinal)
+    pub fn is_blocked(&self, ordinal: Ordinal) -> bool {
+        self.blocked.contains(ordinal.0)
+    }
+
+    /// Every account ordinal (hidden ones included).
+    pub fn all(&self) -> &RoaringBitmap {
+        &self.all
+    }
+
+    pub fn knows_area(&self, id: &str) -> bool {
+        self.areas.get(id).is_some()
+    }
+
+    pub fn knows_type(&self, id: &str) -> bool {
+        self.types.get(id).is_some()
+    }
+
+    /// Makes the area tree and the type list exactly these (the store's current dictionaries):
+    /// how a node follows dictionary writes made elsewhere. Accounts keep their places; the
+    /// store never deletes an area or type that an account still has.
+    pub fn sync_dictionaries(&mut self, areas: &[Area], types: &[Enterptype]) {
+        for a in areas {
+            if !self.knows_area(&a.areaid) {
+                self.add_area(&a.areaid, None);
+            }
+        }
+        for a in areas {
+            let Some(i) = self.areas.get(&a.areaid) else {
+                continue;
+            };
+            let current =
+                self.area_parent[i as usize].map(|p| self.areas.names[p as usize].as_str());
+            if current != a.parentid.as_deref() {
+                self.set_area_parent(&a.areaid, a.parentid.as_deref());
+            }
+        }
+        let keep: std::collections::HashSet<&str> =
+            areas.iter().map(|a| a.areaid.as_str()).collect();
+        let gone: Vec<String> = (0..self.areas.names.len())
+            .filter(|&i| self.areas.alive[i] && !keep.contains(self.areas.names[i].as_str()))
+            .map(|i| self.areas.names[i].clone())
+            .collect();
+        for id in gone {
+            self.remove_area(&id);
+        }
+        for t in types {
+            if !self.knows_type(&t.enterptypeid) {
+                self.add_type(&t.enterptypeid);
+            }
+        }
+        let keep: std::collections::HashSet<&str> =
+            types.iter().map(|t| t.enterptypeid.as_str()).collect();
+        let gone: Vec<String> = (0..self.types.names.len())
+            .filter(|&i| self.types.alive[i] && !keep.contains(self.types.names[i].as_str()))
+            .map(|i| self.types.names[i].clone())
+            .collect();
+        for id in gone {
+            self.remove_type(&id);
+        }
     }
 
     // --- dictionary changes ---------------------------------------------------------
@@ -170,16 +229,22 @@ impl AudienceIndex {
 
     // --- account changes ------------------------------------------------------------
 
-    /// Sets an account's whole state as committed (new or changed). Unknown area or type ids
-    /// (which the store never lets through) are treated as unset.
+    /// Sets an account's whole state as committed (new or changed). An area or type id the
+    /// index does not know (yet: its dictionary write is still on its way) is treated as unset
+    /// and answered `false`, so the caller can sync the dictionaries and upsert again.
     pub fn upsert_account(
         &mut self,
-        ordinal: u32,
+        ordinal: Ordinal,
         accid: &str,
         areaid: Option<&str>,
         etype: Option<&str>,
         blocked: bool,
-    ) {
+    ) -> bool {
+        let ordinal = ordinal.0;
+        let areaid = areaid.filter(|s| !s.is_empty());
+        let etype = etype.filter(|s| !s.is_empty());
+        let known =
+            areaid.is_none_or(|a| self.knows_area(a)) && etype.is_none_or(|t| self.knows_type(t));
         if self.slots.len() <= ordinal as usize {
             self.slots.resize(ordinal as usize + 1, Slot::default());
         }
@@ -196,12 +261,8 @@ impl AudienceIndex {
         if let Some(t) = slot.etype.take() {
             self.type_members[t as usize].remove(ordinal);
         }
-        slot.area = areaid
-            .filter(|s| !s.is_empty())
-            .and_then(|a| self.areas.get(a));
-        slot.etype = etype
-            .filter(|s| !s.is_empty())
-            .and_then(|t| self.types.get(t));
+        slot.area = areaid.and_then(|a| self.areas.get(a));
+        slot.etype = etype.and_then(|t| self.types.get(t));
         let (area, etype) = (slot.area, slot.etype);
         if let Some(t) = etype {
             self.type_members[t as usize].insert(ordinal);
@@ -218,12 +279,13 @@ impl AudienceIndex {
             self.blocked.remove(ordinal);
         }
         self.refresh_hidden(ordinal);
+        known
     }
 
     /// The app's system account sends but never receives targeted sends.
-    pub fn set_system(&mut self, ordinal: u32) {
-        self.system = Some(ordinal);
-        self.refresh_hidden(ordinal);
+    pub fn set_system(&mut self, ordinal: Ordinal) {
+        self.system = Some(ordinal.0);
+        self.refresh_hidden(ordinal.0);
     }
 
     fn refresh_hidden(&mut self, ordinal: u32) {
@@ -242,7 +304,7 @@ impl AudienceIndex {
             let o = self
                 .ordinal_of(a.as_str())
                 .ok_or_else(|| ApiError::param(format!("{a} not register")))?;
-            b.insert(o);
+            b.insert(o.0);
         }
         Ok(b)
     }
@@ -253,7 +315,11 @@ impl AudienceIndex {
     ///
     /// It starts from the narrowest given set (the areas' rolled-up bitmaps, else the list,
     /// else everyone), so the cost follows the audience's compressed size.
-    pub fn select(&self, sel: &Selection, exclude: Option<u32>) -> Result<RoaringBitmap, ApiError> {
+    pub fn select(
+        &self,
+        sel: &Selection,
+        exclude: Option<Ordinal>,
+    ) -> Result<RoaringBitmap, ApiError> {
         let listed = sel
             .accids
             .as_deref()
@@ -296,7 +362,7 @@ impl AudienceIndex {
         }
         out -= &self.hidden;
         if let Some(e) = exclude {
-            out.remove(e);
+            out.remove(e.0);
         }
         Ok(out)
     }
@@ -339,12 +405,12 @@ mod tests {
         ix.add_area("370102", Some("3701"));
         ix.add_area("44", None);
         ix.add_type("food");
-        ix.upsert_account(0, "a", Some("370102"), Some("food"), false);
-        ix.upsert_account(1, "b", Some("3701"), None, false);
-        ix.upsert_account(2, "c", Some("44"), Some("food"), false);
-        ix.upsert_account(3, "d", Some("37"), Some("food"), true);
-        ix.upsert_account(4, "sys", None, None, false);
-        ix.set_system(4);
+        ix.upsert_account(Ordinal(0), "a", Some("370102"), Some("food"), false);
+        ix.upsert_account(Ordinal(1), "b", Some("3701"), None, false);
+        ix.upsert_account(Ordinal(2), "c", Some("44"), Some("food"), false);
+        ix.upsert_account(Ordinal(3), "d", Some("37"), Some("food"), true);
+        ix.upsert_account(Ordinal(4), "sys", None, None, false);
+        ix.set_system(Ordinal(4));
         let sel = |areas: &[&str], types: &[&str]| Selection {
             accids: None,
             areas: areas.iter().map(|s| s.to_string()).collect(),
@@ -355,7 +421,8 @@ mod tests {
         assert_eq!(v(ix.select(&sel(&["37"], &[]), None).unwrap()), [0, 1]);
         assert_eq!(v(ix.select(&sel(&["37"], &["food"]), None).unwrap()), [0]);
         assert_eq!(
-            v(ix.select(&sel(&["3701", "44"], &[]), Some(1)).unwrap()),
+            v(ix.select(&sel(&["3701", "44"], &[]), Some(Ordinal(1)))
+                .unwrap()),
             [0, 2]
         );
         assert_eq!(
@@ -382,8 +449,54 @@ mod tests {
         // Moving a city to another province moves its users with it.
         ix.set_area_parent("3701", Some("44"));
         assert_eq!(v(ix.select(&sel(&["44"], &[]), None).unwrap()), [0, 1, 2]);
-        ix.upsert_account(0, "a", None, Some("food"), false);
+        ix.upsert_account(Ordinal(0), "a", None, Some("food"), false);
         assert_eq!(v(ix.select(&sel(&["44"], &[]), None).unwrap()), [1, 2]);
+        assert!(
+            !ix.upsert_account(Ordinal(0), "a", Some("nowhere"), None, false),
+            "unknown area reported"
+        );
+    }
+
+    #[test]
+    fn dictionaries_follow_the_store() {
+        let mut ix = AudienceIndex::new();
+        ix.add_area("37", None);
+        ix.add_area("3701", Some("37"));
+        ix.add_area("old", None);
+        ix.add_type("t1");
+        ix.upsert_account(Ordinal(0), "a", Some("3701"), Some("t1"), false);
+        let area = |id: &str, p: Option<&str>| Area {
+            areaid: id.into(),
+            name: id.into(),
+            parentid: p.map(str::to_owned),
+        };
+        let t = |id: &str| Enterptype {
+            enterptypeid: id.into(),
+            name: id.into(),
+        };
+        // 3701 moved under a new province 44; "old" deleted; a city 4401 added; type t2 added.
+        ix.sync_dictionaries(
+            &[
+                area("37", None),
+                area("44", None),
+                area("3701", Some("44")),
+                area("4401", Some("44")),
+            ],
+            &[t("t1"), t("t2")],
+        );
+        let sel = |a: &str| Selection {
+            areas: vec![a.into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            ix.select(&sel("44"), None)
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
+            [0]
+        );
+        assert!(ix.select(&sel("37"), None).unwrap().is_empty());
+        assert!(!ix.knows_area("old") && ix.knows_area("4401") && ix.knows_type("t2"));
     }
 
     #[test]
@@ -490,7 +603,7 @@ mod tests {
             for (o, (area, t, blocked)) in model.accounts.iter().enumerate() {
                 let area = area.map(|a| format!("a{a}"));
                 let t = t.map(|t| format!("t{t}"));
-                ix.upsert_account(o as u32, &format!("u{o}"), area.as_deref(), t.as_deref(), *blocked);
+                ix.upsert_account(Ordinal(o as u32), &format!("u{o}"), area.as_deref(), t.as_deref(), *blocked);
             }
             // Re-parent areas (never under their own subtree: the store refuses that) and move
             // accounts; the rolled-up bitmaps must follow.
@@ -506,7 +619,7 @@ mod tests {
                 acc.0 = area;
                 let (t, blocked) = (acc.1.map(|t| format!("t{t}")), acc.2);
                 let area = area.map(|a| format!("a{a}"));
-                ix.upsert_account(o as u32, &format!("u{o}"), area.as_deref(), t.as_deref(), blocked);
+                ix.upsert_account(Ordinal(o as u32), &format!("u{o}"), area.as_deref(), t.as_deref(), blocked);
             }
             let exclude = exclude.filter(|&e| e < model.accounts.len());
             for (areas, types, list) in sels {
@@ -516,7 +629,7 @@ mod tests {
                     areas: areas.iter().map(|a| format!("a{a}")).collect(),
                     types: types.iter().map(|t| format!("t{t}")).collect(),
                 };
-                let got: Vec<u32> = ix.select(&sel, exclude.map(|e| e as u32)).unwrap().iter().collect();
+                let got: Vec<u32> = ix.select(&sel, exclude.map(|e| Ordinal(e as u32))).unwrap().iter().collect();
                 let want: Vec<u32> = model.accounts.iter().enumerate().filter(|(o, (area, t, blocked))| {
                     !blocked
                         && Some(*o) != exclude

@@ -17,7 +17,7 @@ pub const MAX_NONCE_LEN: usize = 128;
 /// An app as the auth layer sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct App {
-    pub id: i64,
+    pub id: crate::ids::AppId,
     pub appkey: String,
     pub secret: String,
     pub name: String,
@@ -169,7 +169,7 @@ mod tests {
 
     fn app() -> App {
         App {
-            id: 1,
+            id: crate::ids::AppId(1),
             appkey: "k".into(),
             secret: "s".into(),
             name: "a".into(),

@@ -1,19 +1,25 @@
-//! qunfa's domain. It knows nothing of HTTP, SQL or sockets: the public answer codes, the
-//! rules every request must follow (auth, replay, rate limits, field limits), the account and
-//! dictionary model, and the `Store` trait the storage backends implement.
+//! qunfa's domain. It knows nothing of HTTP, SQL or sockets: ids, the public answer codes, the
+//! rules every request must follow (auth, replay, rate limits, field limits), the account,
+//! dictionary and message model, the audience index, what an account has received, and the
+//! ports the adapters implement: `Store` (split by concern), `Bus`, `Admission`.
 
 pub mod account;
+pub mod admission;
 pub mod audience;
 pub mod auth;
+pub mod bus;
 pub mod clock;
 pub mod code;
 pub mod dict;
+pub mod ids;
+pub mod inbox;
 pub mod message;
 pub mod ratelimit;
 pub mod store;
 
 pub use code::{ApiError, Code};
-pub use store::{Store, StoreError};
+pub use ids::{AppId, MsgId, Ordinal};
+pub use store::{Store, StoreError, StoreResult};
 
 /// Random bytes as lowercase hex, for app keys, secrets and generated tokens.
 pub fn random_hex(bytes: usize) -> String {

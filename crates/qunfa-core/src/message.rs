@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::ApiError;
 use crate::account::Accid;
+use crate::ids::{MsgId, Ordinal};
 
 /// NIM's message types: 0 text, 1 image, 2 voice, 3 video, 4 location, 6 file, 10 tip, 100 custom.
 pub const TYPES: [u16; 8] = [0, 1, 2, 3, 4, 6, 10, 100];
@@ -200,7 +201,7 @@ pub struct NewMessage {
     pub from: Accid,
     /// The recipient of a point-to-point message (or of the original, for a p2p recall).
     pub to: Option<Accid>,
-    pub to_ordinal: Option<u32>,
+    pub to_ordinal: Option<Ordinal>,
     pub msg_type: u16,
     /// JSON text (an object), or the plain text of a broadcast.
     pub body: String,
@@ -220,7 +221,7 @@ pub struct NewMessage {
     pub offline: bool,
     pub expire_ms: Option<i64>,
     /// Recall: the withdrawn message.
-    pub ref_msgid: Option<i64>,
+    pub ref_msgid: Option<MsgId>,
 }
 
 impl NewMessage {
@@ -254,8 +255,9 @@ impl NewMessage {
             msgid: sent.msgid,
             timetag: sent.timetag,
             kind: self.kind,
-            from: self.from.to_string(),
-            to: self.to.as_ref().map(|a| a.to_string()),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            to_ordinal: self.to_ordinal,
             msg_type: self.msg_type,
             body: self.body.clone(),
             ext: self.ext.clone(),
@@ -268,6 +270,7 @@ impl NewMessage {
             offline: self.offline,
             expire_ms: self.expire_ms,
             ref_msgid: self.ref_msgid,
+            audience_hash: self.audience.as_deref().map(crate::audience::digest),
             recalled_ms: None,
             deleted: false,
         }
@@ -277,11 +280,13 @@ impl NewMessage {
 /// A stored message (without its audience bitmap).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
-    pub msgid: i64,
+    pub msgid: MsgId,
     pub timetag: i64,
     pub kind: MsgKind,
-    pub from: String,
-    pub to: Option<String>,
+    pub from: Accid,
+    pub to: Option<Accid>,
+    /// The point-to-point recipient's ordinal.
+    pub to_ordinal: Option<Ordinal>,
     pub msg_type: u16,
     pub body: String,
     pub ext: Option<String>,
@@ -293,7 +298,9 @@ pub struct Message {
     pub selection: Option<String>,
     pub offline: bool,
     pub expire_ms: Option<i64>,
-    pub ref_msgid: Option<i64>,
+    pub ref_msgid: Option<MsgId>,
+    /// The content hash of its audience bitmap (mass, broadcast, their recalls).
+    pub audience_hash: Option<[u8; 32]>,
     pub recalled_ms: Option<i64>,
     pub deleted: bool,
 }
@@ -301,7 +308,7 @@ pub struct Message {
 /// What storing one message answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sent {
-    pub msgid: i64,
+    pub msgid: MsgId,
     pub timetag: i64,
     pub antispam: bool,
     pub recipients: u64,

@@ -15,6 +15,24 @@ pub struct Limit {
     pub penalty_secs: u32,
 }
 
+/// The three limits, by class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub default: Limit,
+    pub batch: Limit,
+    pub broadcast: Limit,
+}
+
+impl Limits {
+    pub fn of(&self, class: LimitClass) -> Limit {
+        match class {
+            LimitClass::Default => self.default,
+            LimitClass::Batch => self.batch,
+            LimitClass::Broadcast => self.broadcast,
+        }
+    }
+}
+
 /// Which limit an endpoint falls under (reference section 6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LimitClass {
@@ -47,17 +65,18 @@ struct Counter {
 
 /// Fixed-window counters per (app, key).
 pub struct RateLimiter {
-    limits: HashMap<LimitClass, Limit>,
+    limits: Limits,
     counters: Mutex<HashMap<(i64, String), Counter>>,
 }
 
+/// The fixed window a call at `now_ms` falls in, for a window of `per_secs`: its start, ms.
+pub fn window_start(now_ms: i64, per_secs: u32) -> i64 {
+    let window_ms = (i64::from(per_secs) * 1000).max(1);
+    now_ms - now_ms.rem_euclid(window_ms)
+}
+
 impl RateLimiter {
-    pub fn new(default: Limit, batch: Limit, broadcast: Limit) -> Self {
-        let limits = HashMap::from([
-            (LimitClass::Default, default),
-            (LimitClass::Batch, batch),
-            (LimitClass::Broadcast, broadcast),
-        ]);
+    pub fn new(limits: Limits) -> Self {
         RateLimiter {
             limits,
             counters: Mutex::new(HashMap::new()),
@@ -67,7 +86,7 @@ impl RateLimiter {
     /// Counts one call; `Err(key)` when the app is over the limit or still in its penalty.
     pub fn check<'a>(&self, app_id: i64, endpoint: &'a str, now_ms: i64) -> Result<(), &'a str> {
         let (class, key) = classify(endpoint);
-        let limit = self.limits[&class];
+        let limit = self.limits.of(class);
         let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         let c = match counters.get_mut(&(app_id, key.to_owned())) {
             Some(c) => c,
@@ -78,7 +97,7 @@ impl RateLimiter {
         }
         let window_ms = i64::from(limit.per_secs) * 1000;
         if now_ms - c.window_start_ms >= window_ms || now_ms < c.window_start_ms {
-            c.window_start_ms = now_ms - now_ms.rem_euclid(window_ms.max(1));
+            c.window_start_ms = window_start(now_ms, limit.per_secs);
             c.count = 0;
         }
         if c.count >= limit.count {
@@ -100,7 +119,11 @@ mod tests {
             per_secs,
             penalty_secs,
         };
-        RateLimiter::new(l(3, 1, 10), l(120, 60, 60), l(10, 60, 60))
+        RateLimiter::new(Limits {
+            default: l(3, 1, 10),
+            batch: l(120, 60, 60),
+            broadcast: l(10, 60, 60),
+        })
     }
 
     #[test]

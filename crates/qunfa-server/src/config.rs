@@ -19,7 +19,8 @@ pub struct Config {
     pub log: String,
     pub bootstrap_app: bool,
     pub api: ApiConfig,
-    pub storage: StorageConfig,
+    pub store: StoreConfig,
+    pub bus: BusConfig,
     pub rate_limits: RateLimits,
     pub messages: MessagesConfig,
     pub antispam: AntispamConfig,
@@ -93,8 +94,28 @@ pub struct ApiConfig {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct StorageConfig {
+pub struct StoreConfig {
+    pub url: String,
     pub synchronous_full: bool,
+    pub pool_size: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusConfig {
+    pub url: String,
+    pub poll_ms: u64,
+    pub prefix: String,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            url: String::new(),
+            poll_ms: 1000,
+            prefix: "qunfa".into(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -114,7 +135,8 @@ impl Default for Config {
             log: "info".into(),
             bootstrap_app: true,
             api: ApiConfig::default(),
-            storage: StorageConfig::default(),
+            store: StoreConfig::default(),
+            bus: BusConfig::default(),
             rate_limits: RateLimits::default(),
             messages: MessagesConfig::default(),
             antispam: AntispamConfig::default(),
@@ -134,10 +156,12 @@ impl Default for ApiConfig {
     }
 }
 
-impl Default for StorageConfig {
+impl Default for StoreConfig {
     fn default() -> Self {
-        StorageConfig {
+        StoreConfig {
+            url: String::new(),
             synchronous_full: true,
+            pool_size: 16,
         }
     }
 }
@@ -173,7 +197,7 @@ pub const DOCS: &[(&str, &str)] = &[
     ),
     (
         "data_dir",
-        "Directory holding the embedded SQLite database (created if missing).",
+        "Directory holding the embedded SQLite database (created if missing) when `store.url` is empty.",
     ),
     (
         "log",
@@ -200,8 +224,28 @@ pub const DOCS: &[(&str, &str)] = &[
         "How often the server re-reads the app table, so `qunfa app disable` takes effect.",
     ),
     (
-        "storage.synchronous_full",
+        "store.url",
+        "Where the data lives: empty for the embedded SQLite database in `data_dir`, or postgres://USER@HOST/DB (optionally ?schema=NAME) for PostgreSQL, which many nodes can share.",
+    ),
+    (
+        "store.synchronous_full",
         "SQLite PRAGMA synchronous=FULL: acknowledged writes survive power loss, not only a crash.",
+    ),
+    (
+        "store.pool_size",
+        "PostgreSQL connections this node keeps open.",
+    ),
+    (
+        "bus.url",
+        "How nodes wake each other: empty for in-process (one node), or nats://HOST:PORT.",
+    ),
+    (
+        "bus.poll_ms",
+        "How often the node also polls the store for what other nodes wrote: a lost bus event costs at most this long.",
+    ),
+    (
+        "bus.prefix",
+        "Prefix of the NATS subjects, so deployments (or test runs) sharing a NATS server stay apart.",
     ),
     (
         "rate_limits.enabled",

@@ -1,70 +1,140 @@
-//! Startup and shutdown. `Server::open` prepares everything (store, migrations, first app);
-//! `run` serves a bound listener until the shutdown future resolves. `main`, the tests and the
-//! bench tool all go through these two.
+//! Startup and shutdown. `Server::open` prepares everything (store, migrations, first app,
+//! bus, caches); `run` serves a bound listener until the shutdown future resolves. `main`, the
+//! tests and the bench tool all go through these two.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use qunfa_core::Store;
+use qunfa_core::account::Accid;
+use qunfa_core::admission::{Admission, LocalAdmission};
 use qunfa_core::auth::App;
+use qunfa_core::bus::{Bus, Event};
 use qunfa_core::clock::SharedClock;
-use qunfa_store::{SqliteOptions, SqliteStore};
+use qunfa_core::ratelimit::Limits;
+use qunfa_service::words::KeywordFilter;
+use qunfa_service::{Rules, Services};
 use tokio::net::TcpListener;
 
 use crate::api;
 use crate::config::Config;
+use crate::gateway::{fanout, hub::Hub};
 use crate::state::AppState;
 
 pub struct Server {
     pub state: Arc<AppState>,
-    fanout: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<crate::hub::Published>>>,
+    events: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Event>>>,
     /// The app created on this first start, if any (its secret is shown once).
     pub bootstrapped: Option<App>,
-    /// Held for the server's life: one server per data directory.
-    _lock: std::fs::File,
+    /// What the store is, for logs.
+    pub store_describe: String,
+    /// Held for the server's life with the embedded store: one server per data directory.
+    _lock: Option<std::fs::File>,
+}
+
+fn limits(config: &Config) -> Limits {
+    let rl = &config.rate_limits;
+    Limits {
+        default: rl.default,
+        batch: rl.batch,
+        broadcast: rl.broadcast,
+    }
+}
+
+/// Takes `DIR/serve.lock`: a second server on the same embedded database refuses to start.
+fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating data dir {}", dir.display()))?;
+    let lock_path = dir.join("serve.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("creating {}", lock_path.display()))?;
+    lock.try_lock().map_err(|_| {
+        anyhow::anyhow!(
+            "another qunfa server is already using the data dir {}",
+            dir.display()
+        )
+    })?;
+    Ok(lock)
 }
 
 impl Server {
-    /// Opens the data directory (taking its lock), applies migrations, and creates the first
-    /// app when there is none and `bootstrap_app` is on.
+    /// Opens the store (applying migrations), creates the first app when there is none and
+    /// `bootstrap_app` is on, connects the bus and builds this node's caches.
     pub async fn open(config: Config, clock: SharedClock) -> anyhow::Result<Server> {
-        let dir = &config.data_dir;
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating data dir {}", dir.display()))?;
-        let lock_path = dir.join("serve.lock");
-        let lock = std::fs::File::create(&lock_path)
-            .with_context(|| format!("creating {}", lock_path.display()))?;
-        lock.try_lock().map_err(|_| {
-            anyhow::anyhow!(
-                "another qunfa server is already using the data dir {}",
-                dir.display()
-            )
-        })?;
-        let opts = SqliteOptions {
-            synchronous_full: config.storage.synchronous_full,
+        let opts = qunfa_store::Options {
+            data_dir: config.data_dir.clone(),
+            synchronous_full: config.store.synchronous_full,
+            pool_size: config.store.pool_size,
+            curtime_window_secs: config.api.curtime_window_secs,
+            limits: limits(&config),
         };
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir, &opts)?);
-        let bootstrapped = if config.bootstrap_app && store.list_apps().await?.is_empty() {
-            Some(store.create_app("default").await?)
+        let lock = if config.store.url.trim().is_empty() {
+            Some(lock_data_dir(&config.data_dir)?)
         } else {
             None
         };
-        let words = crate::antispam::KeywordFilter::load_global(&config.antispam.words_file)?;
-        let (state, fanout) = AppState::new(config, store, clock, words);
-        let state = Arc::new(state);
-        state.apps.reload().await?;
+        let backend = qunfa_store::open(&config.store.url, &opts).await?;
+        let store: Arc<dyn Store> = backend.store;
+        let bus: Arc<dyn Bus> = crate::bus::open(&config.bus).await?;
+        let admission: Arc<dyn Admission> = match backend.admission {
+            Some(shared) => shared,
+            None => Arc::new(LocalAdmission::new(
+                config.api.curtime_window_secs,
+                limits(&config),
+            )),
+        };
+        let bootstrapped = if config.bootstrap_app {
+            store.bootstrap_app("default").await?
+        } else {
+            None
+        };
+        let system_accid = Accid::parse(&config.messages.system_accid, "messages.system_accid")
+            .map_err(|e| anyhow::anyhow!("bad messages.system_accid: {}", e.desc))?;
+        let rules = Rules {
+            max_body_chars: config.messages.max_body_chars,
+            recall_window_secs: config.messages.recall_window_secs,
+            system_accid,
+            dedupe_window_secs: config.messages.dedupe_window_secs,
+            curtime_window_secs: config.api.curtime_window_secs,
+            replay_check: config.api.replay_check,
+            rate_limits: config.rate_limits.enabled,
+        };
+        let words = KeywordFilter::load_global(&config.antispam.words_file)?;
+        let hub = Arc::new(Hub::new(config.gateway.queue_frames));
+        let events = bus
+            .subscribe()
+            .context("the bus was already subscribed to")?;
+        let services = Arc::new(Services::new(
+            store.clone(),
+            bus,
+            admission,
+            clock,
+            rules,
+            words,
+            hub.clone(),
+        ));
+        let apps = services.apps.reload().await?;
         let started = std::time::Instant::now();
-        state.indexes.warm().await?;
+        services
+            .indexes
+            .warm(&apps.iter().map(|a| a.id).collect::<Vec<_>>())
+            .await?;
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
+            apps = apps.len(),
             "audience indexes built"
         );
+        let state = Arc::new(AppState {
+            config,
+            services,
+            hub,
+        });
         Ok(Server {
             state,
-            fanout: std::sync::Mutex::new(Some(fanout)),
+            events: Mutex::new(Some(events)),
             bootstrapped,
+            store_describe: backend.describe,
             _lock: lock,
         })
     }
@@ -72,26 +142,36 @@ impl Server {
 
 /// Serves the API and the gateway on `listener` until `shutdown` resolves, then shuts down
 /// in phases: stop accepting, close client sessions (1001), let requests in flight finish,
-/// flush delivery tracking.
+/// stop the bus subscriber, flush delivery tracking.
 pub async fn run(
     listener: TcpListener,
     server: Arc<Server>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let state = server.state.clone();
-    let fanout = server
-        .fanout
+    let events = server
+        .events
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take()
         .context("this server is already running")?;
-    let fanout_task = tokio::spawn(state.hub.clone().run_fanout(fanout));
-    let refresher = state.apps.spawn_refresher(Duration::from_millis(
-        state.config.api.app_refresh_ms.max(10),
-    ));
-    let flusher = state
-        .tracker
-        .spawn_flusher(Duration::from_millis(state.config.gateway.flush_ms.max(10)));
+    let services = state.services.clone();
+    let heads = services.store.heads().await?;
+    let (fanout, fanout_task) = fanout::spawn(services.clone(), state.hub.clone(), heads);
+    let mut tasks = crate::node::spawn(
+        services.clone(),
+        state.hub.clone(),
+        fanout,
+        events,
+        Duration::from_millis(state.config.bus.poll_ms.max(10)),
+        Duration::from_millis(state.config.api.app_refresh_ms.max(10)),
+    );
+    tasks.push(fanout_task);
+    tasks.push(
+        services
+            .tracker
+            .spawn_flusher(Duration::from_millis(state.config.gateway.flush_ms.max(10))),
+    );
     let router = api::router(state.clone());
     let hub = state.hub.clone();
     let stopping = async move {
@@ -107,10 +187,10 @@ pub async fn run(
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(stopping)
         .await;
-    refresher.abort();
-    flusher.abort();
-    fanout_task.abort();
-    if let Err(e) = state.tracker.flush().await {
+    for t in tasks {
+        t.abort();
+    }
+    if let Err(e) = services.tracker.flush().await {
         tracing::error!(error = %e, "final flush of delivery tracking failed");
     }
     result.context("serving HTTP")

@@ -5,6 +5,11 @@
 use std::sync::Arc;
 
 use qunfa_core::Store;
+use qunfa_core::account::Accid;
+use qunfa_core::audience;
+use qunfa_core::ids::{MsgId, Ordinal};
+use qunfa_core::message::{MsgKind, NewMessage};
+use qunfa_core::store::{AppStore, MessageStore};
 use qunfa_store::{SqliteOptions, SqliteStore};
 
 async fn fresh() -> Arc<dyn Store> {
@@ -20,10 +25,6 @@ qunfa_store::store_conformance_suite!(fresh());
 /// SQLite-specific: an audience is stored once per app, whatever number of messages share it.
 #[tokio::test]
 async fn equal_audiences_are_stored_once() {
-    use qunfa_core::account::Accid;
-    use qunfa_core::audience;
-    use qunfa_core::message::{MsgKind, NewMessage};
-
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open_dir(dir.path(), &SqliteOptions::default()).unwrap();
     let app = store.create_app("a").await.unwrap().id;
@@ -44,7 +45,6 @@ async fn equal_audiences_are_stored_once() {
             vec![mass(&[1, 2, 3]), mass(&[1, 2, 3]), mass(&[4])],
             1,
             0,
-            Box::new(|_| {}),
         )
         .await
         .unwrap();
@@ -56,7 +56,11 @@ async fn equal_audiences_are_stored_once() {
         );
     }
     assert_eq!(
-        store.user_messages(app, 2, 0, 10, 1).await.unwrap().len(),
+        store
+            .user_messages(app, Ordinal(2), MsgId(0), 10, 1)
+            .await
+            .unwrap()
+            .len(),
         2
     );
     let conn = rusqlite::Connection::open(store.path()).unwrap();

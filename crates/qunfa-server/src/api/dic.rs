@@ -40,10 +40,7 @@ pub async fn create_area(State(s): State<Arc<AppState>>, Nim { app, params }: Ni
         name: name.to_owned(),
         parentid,
     };
-    let ix = s.indexes.get(app.id).await?;
-    let _gate = ix.gate().await;
-    s.store.create_area(app.id, area.clone()).await?;
-    ix.write().add_area(&area.areaid, area.parentid.as_deref());
+    s.services.create_area(app.id, area.clone()).await?;
     ok(json!({"data": area_json(&area)}))
 }
 
@@ -58,32 +55,21 @@ pub async fn update_area(State(s): State<Arc<AppState>>, Nim { app, params }: Ni
         None => None,
     };
     let parentid = parent_param(&params)?;
-    if name.is_none() && parentid.is_none() {
-        return Err(ApiError::param("nothing to update: give name or parentid").into());
-    }
-    let ix = s.indexes.get(app.id).await?;
-    let _gate = ix.gate().await;
-    s.store
-        .update_area(app.id, areaid, name, parentid.clone())
+    s.services
+        .update_area(app.id, areaid, name, parentid)
         .await?;
-    if let Some(parent) = parentid {
-        ix.write().set_area_parent(areaid, parent.as_deref());
-    }
     ok(json!({}))
 }
 
 pub async fn delete_area(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
     let areaid = params.required("areaid")?;
     check_id("areaid", areaid)?;
-    let ix = s.indexes.get(app.id).await?;
-    let _gate = ix.gate().await;
-    s.store.delete_area(app.id, areaid).await?;
-    ix.write().remove_area(areaid);
+    s.services.delete_area(app.id, areaid).await?;
     ok(json!({}))
 }
 
 pub async fn list_areas(State(s): State<Arc<AppState>>, Nim { app, .. }: Nim) -> Answer {
-    let areas = s.store.list_areas(app.id).await?;
+    let areas = s.services.areas(app.id).await?;
     ok(json!({"data": {"areas": areas.iter().map(area_json).collect::<Vec<_>>()}}))
 }
 
@@ -96,10 +82,7 @@ pub async fn create_enterptype(State(s): State<Arc<AppState>>, Nim { app, params
         enterptypeid: id.to_owned(),
         name: name.to_owned(),
     };
-    let ix = s.indexes.get(app.id).await?;
-    let _gate = ix.gate().await;
-    s.store.create_enterptype(app.id, t.clone()).await?;
-    ix.write().add_type(&t.enterptypeid);
+    s.services.create_enterptype(app.id, t.clone()).await?;
     ok(json!({"data": t}))
 }
 
@@ -108,7 +91,7 @@ pub async fn update_enterptype(State(s): State<Arc<AppState>>, Nim { app, params
     check_id("enterptypeid", id)?;
     let name = params.get("name").unwrap_or("");
     check_name(name)?;
-    s.store
+    s.services
         .update_enterptype(app.id, id, name.to_owned())
         .await?;
     ok(json!({}))
@@ -117,14 +100,11 @@ pub async fn update_enterptype(State(s): State<Arc<AppState>>, Nim { app, params
 pub async fn delete_enterptype(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
     let id = params.required("enterptypeid")?;
     check_id("enterptypeid", id)?;
-    let ix = s.indexes.get(app.id).await?;
-    let _gate = ix.gate().await;
-    s.store.delete_enterptype(app.id, id).await?;
-    ix.write().remove_type(id);
+    s.services.delete_enterptype(app.id, id).await?;
     ok(json!({}))
 }
 
 pub async fn list_enterptypes(State(s): State<Arc<AppState>>, Nim { app, .. }: Nim) -> Answer {
-    let types = s.store.list_enterptypes(app.id).await?;
+    let types = s.services.enterptypes(app.id).await?;
     ok(json!({"data": {"enterptypes": types}}))
 }

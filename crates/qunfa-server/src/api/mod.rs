@@ -6,6 +6,7 @@ pub mod antispam;
 pub mod dic;
 pub mod history;
 pub mod msg;
+pub mod msg_params;
 pub mod request;
 pub mod stats;
 pub mod timing;

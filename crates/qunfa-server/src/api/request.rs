@@ -9,7 +9,9 @@ use axum::extract::FromRequest;
 use axum::http::{HeaderMap, Request, header};
 use http_body_util::{BodyExt, Limited};
 use qunfa_core::account::Accid;
-use qunfa_core::auth::{self, App, Signature};
+use qunfa_core::auth::{App, Signature};
+use qunfa_core::dict::check_id;
+use qunfa_core::ids::MsgId;
 use qunfa_core::{ApiError, Code};
 
 use super::Failure;
@@ -21,9 +23,11 @@ pub struct Nim {
     pub params: Params,
 }
 
+/// A header's value; absent reads as empty (the signature check then names it as missing,
+/// after the AppKey, in NIM's order).
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
     match headers.get(name) {
-        None => Err(ApiError::param(format!("missing header: {name}"))),
+        None => Ok(""),
         Some(v) => v
             .to_str()
             .map(str::trim)
@@ -56,41 +60,15 @@ impl FromRequest<Arc<AppState>> for Nim {
         }
 
         let appkey = header(&parts.headers, "AppKey")?;
-        if appkey.is_empty() {
-            return Err(ApiError::param("missing header: AppKey").into());
-        }
-        let app = state
-            .apps
-            .get(appkey)
-            .await?
-            .ok_or_else(|| ApiError::param("appkey"))?;
         let sig = Signature {
             nonce: header(&parts.headers, "Nonce")?,
             curtime: header(&parts.headers, "CurTime")?,
             checksum: header(&parts.headers, "CheckSum")?,
         };
-        let now = state.now_ms();
-        let curtime = auth::verify(&app, sig, now, state.config.api.curtime_window_secs)?;
-
-        let replay_check = state.config.api.replay_check;
-        if replay_check
-            && !state
-                .replay
-                .check_and_record(app.id, sig.nonce, curtime, now)
-        {
-            return Err(ApiError::new(Code::Repeated, "repeated request").into());
-        }
-        let endpoint = endpoint(parts.uri.path());
-        if state.config.rate_limits.enabled
-            && let Err(key) = state.limiter.check(app.id, endpoint, now)
-        {
-            if replay_check {
-                state.replay.forget(app.id, sig.nonce, curtime);
-            }
-            return Err(
-                ApiError::new(Code::RateLimited, format!("too many requests: {key}")).into(),
-            );
-        }
+        let app = state
+            .services
+            .admit(appkey, sig, endpoint(parts.uri.path()))
+            .await?;
 
         let bytes = Limited::new(body, max)
             .collect()
@@ -181,6 +159,92 @@ impl Params {
                 "{name} must be true or false: {v:?}"
             ))),
         }
+    }
+
+    /// An optional integer (absent or empty: `None`).
+    pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        match self.get(name).map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| ApiError::param(format!("{name} must be an integer: {v:?}"))),
+        }
+    }
+
+    /// An integer that must be given.
+    pub fn required_int(&self, name: &str) -> Result<i64, ApiError> {
+        self.int(name)?.ok_or_else(|| ApiError::missing(name))
+    }
+
+    /// A msgid that must be given.
+    pub fn msgid(&self, name: &str) -> Result<MsgId, ApiError> {
+        self.required_int(name).map(MsgId)
+    }
+
+    /// An optional integer ≥ 0 (absent or empty: 0).
+    pub fn non_negative(&self, name: &str) -> Result<i64, ApiError> {
+        match self.int(name) {
+            Ok(Some(n)) if n >= 0 => Ok(n),
+            Ok(None) => Ok(0),
+            _ => Err(ApiError::param(format!(
+                "{name} must be a non-negative integer: {:?}",
+                self.get(name).unwrap_or("").trim()
+            ))),
+        }
+    }
+
+    /// `limit`, 1 to `max`; `default` when absent (`None`: required).
+    pub fn limit(&self, default: Option<usize>, max: usize) -> Result<usize, ApiError> {
+        match self.get("limit").map(str::trim) {
+            None | Some("") => default.ok_or_else(|| ApiError::missing("limit")),
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| ApiError::param(format!("limit must be 1 to {max}: {v:?}"))),
+        }
+    }
+
+    /// A switch given as one of `allowed` (named in this order when refused), on when it is
+    /// `on`; absent or empty means off.
+    pub fn switch(&self, name: &str, allowed: &[&str], on: &str) -> Result<bool, ApiError> {
+        Ok(self.one_of(name, allowed)? == Some(on))
+    }
+
+    /// One of `choices` (absent or empty: `None`), refused naming them.
+    pub fn one_of<'a>(&'a self, name: &str, choices: &[&str]) -> Result<Option<&'a str>, ApiError> {
+        match self.get(name).map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(v) if choices.contains(&v) => Ok(Some(v)),
+            Some(v) => {
+                let (last, rest) = choices.split_last().unwrap_or((&"", &[]));
+                let list = if rest.is_empty() {
+                    last.to_string()
+                } else {
+                    format!("{} or {last}", rest.join(", "))
+                };
+                Err(ApiError::param(format!("{name} must be {list}: {v:?}")))
+            }
+        }
+    }
+
+    /// A comma-separated list of dictionary ids (`areaid=37,44`), each checked, repeats dropped.
+    pub fn id_list(&self, name: &str) -> Result<Vec<String>, ApiError> {
+        let mut out: Vec<String> = Vec::new();
+        for id in self
+            .get(name)
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            check_id(name, id)?;
+            if !out.iter().any(|x| x == id) {
+                out.push(id.to_owned());
+            }
+        }
+        Ok(out)
     }
 
     /// A JSON array (given as JSON text) of at most `max` strings.

@@ -4,25 +4,16 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use qunfa_core::audience;
-use qunfa_core::message::MsgKind;
-use qunfa_core::{ApiError, Code};
-use roaring::RoaringBitmap;
+use qunfa_core::ApiError;
+use qunfa_core::ids::MsgId;
+use qunfa_service::receipts::MessageRef;
+use qunfa_service::stats::{Page, StatsList};
 use serde_json::json;
 
-use super::{Answer, Nim, Params, ok};
+use super::{Answer, Nim, ok};
 use crate::state::AppState;
 
 pub const MAX_LIST: usize = 1000;
-
-fn int(params: &Params, name: &str, default: Option<i64>) -> Result<i64, ApiError> {
-    match params.get(name).map(str::trim) {
-        None | Some("") => default.ok_or_else(|| ApiError::missing(name)),
-        Some(v) => v
-            .parse()
-            .map_err(|_| ApiError::param(format!("{name} must be an integer: {v:?}"))),
-    }
-}
 
 /// `msg/queryMassMsgStats`: for a targeted, broadcast or point-to-point message, how many it
 /// was for, how many have it (their acknowledged cursor reached it) and how many read it;
@@ -31,86 +22,27 @@ pub async fn query_mass_msg_stats(
     State(s): State<Arc<AppState>>,
     Nim { app, params }: Nim,
 ) -> Answer {
-    let msgid = int(&params, "msgid", None)?;
-    let list = match params.get("list").map(str::trim) {
-        None | Some("") => None,
-        Some(l @ ("read" | "unread" | "undelivered")) => Some(l.to_owned()),
-        Some(v) => {
-            return Err(ApiError::param(format!(
-                "list must be read, unread or undelivered: {v:?}"
-            ))
-            .into());
-        }
+    let msgid = params.msgid("msgid")?;
+    let list = match params.one_of("list", &["read", "unread", "undelivered"])? {
+        None => None,
+        Some("read") => Some(StatsList::Read),
+        Some("unread") => Some(StatsList::Unread),
+        Some(_) => Some(StatsList::Undelivered),
     };
-    let after = int(&params, "cursor", Some(-1))?;
-    let limit = match params.get("limit").map(str::trim) {
-        None | Some("") => 100,
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIST).contains(n))
-            .ok_or_else(|| ApiError::param(format!("limit must be 1 to {MAX_LIST}: {v:?}")))?,
-    };
-    let not_found = || ApiError::new(Code::NotFound, format!("msgid {msgid} not found"));
-    let m = s
-        .store
-        .message(app.id, msgid)
-        .await?
-        .filter(|m| m.kind != MsgKind::Recall)
-        .ok_or_else(not_found)?;
-    let audience: RoaringBitmap = match m.kind {
-        MsgKind::P2p => {
-            let ix = s.indexes.get(app.id).await?;
-            let o = m.to.as_deref().and_then(|to| ix.read().ordinal_of(to));
-            o.into_iter().collect()
-        }
-        _ => s
-            .audiences
-            .get(s.store.as_ref(), app.id, msgid)
-            .await?
-            .map(|b| (*b).clone())
-            .unwrap_or_default(),
-    };
-    // Reports still in memory count too.
-    s.tracker.flush().await?;
-    let mut delivered: RoaringBitmap = s
-        .store
-        .delivered(app.id, msgid)
-        .await?
-        .into_iter()
-        .collect();
-    delivered &= &audience;
-    let mut read = match s.store.readers(app.id, msgid).await? {
-        Some(blob) => audience::decode(&blob).map_err(|e| ApiError::internal(e.to_string()))?,
-        None => RoaringBitmap::new(),
-    };
-    read &= &audience;
-    // A reader has it, whatever its cursor says.
-    delivered |= &read;
+    let after = params.int("cursor")?.unwrap_or(-1);
+    let limit = params.limit(Some(100), MAX_LIST)?;
+    let page = list.map(|list| Page { list, after, limit });
+    let st = s.services.msg_stats(app.id, msgid, page).await?;
     let mut data = json!({
-        "msgid": msgid,
-        "recipients": audience.len(),
-        "delivered": delivered.len(),
-        "read": read.len(),
+        "msgid": st.msgid,
+        "recipients": st.recipients,
+        "delivered": st.delivered,
+        "read": st.read,
     });
-    if let Some(which) = list {
-        let set = match which.as_str() {
-            "read" => read,
-            "unread" => &audience - &read,
-            _ => &audience - &delivered,
-        };
-        let start = u32::try_from(after + 1).unwrap_or(0);
-        let page: Vec<u32> = set.iter().filter(|&o| o >= start).take(limit + 1).collect();
-        let more = page.len() > limit;
-        let page = &page[..page.len().min(limit)];
-        let accids = s.store.accids_of(app.id, page.to_vec()).await?;
-        data["list"] = json!(which);
-        data["accids"] = json!(accids.iter().map(|(_, a)| a).collect::<Vec<_>>());
-        data["cursor"] = json!(if more {
-            page.last().map_or(-1, |&o| i64::from(o))
-        } else {
-            -1
-        });
+    if let Some((list, accids, cursor)) = st.page {
+        data["list"] = json!(list.name());
+        data["accids"] = json!(accids);
+        data["cursor"] = json!(cursor);
     }
     ok(json!({ "data": data }))
 }
@@ -120,35 +52,17 @@ pub async fn query_mass_msg_stats(
 pub async fn mark_read_msg(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
     let reader = params.accid("from")?;
     let sender = params.accid("to")?;
-    let ix = s.indexes.get(app.id).await?;
-    let ordinal = ix
-        .read()
-        .ordinal_of(reader.as_str())
-        .ok_or_else(|| ApiError::param(format!("{reader} not register")))?;
-    let m = match (
+    let which = match (
         params.get("msgidClient").filter(|v| !v.is_empty()),
         params.get("msgid").filter(|v| !v.is_empty()),
     ) {
-        (Some(client), _) => s.store.message_by_client(app.id, client).await?,
-        (None, Some(_)) => {
-            s.store
-                .message(app.id, int(&params, "msgid", None)?)
-                .await?
-        }
+        (Some(client), _) => MessageRef::Client(client.to_owned()),
+        (None, Some(_)) => MessageRef::Id(MsgId(params.required_int("msgid")?)),
         (None, None) => return Err(ApiError::missing("msgidClient").into()),
     };
-    let m = m
-        .filter(|m| {
-            m.kind == MsgKind::P2p
-                && m.from == sender.as_str()
-                && m.to.as_deref() == Some(reader.as_str())
-        })
-        .ok_or_else(|| {
-            ApiError::new(
-                Code::NotFound,
-                "message not found: check from, to and msgidClient",
-            )
-        })?;
-    crate::gateway::session::record_read(&s, app.id, ordinal, &reader, m.msgid).await?;
-    ok(json!({"data": {"timestamp": s.now_ms()}}))
+    let timestamp = s
+        .services
+        .mark_read_msg(app.id, &reader, &sender, which)
+        .await?;
+    ok(json!({"data": {"timestamp": timestamp}}))
 }

@@ -5,91 +5,13 @@ use std::sync::Arc;
 use axum::extract::State;
 use qunfa_core::ApiError;
 use qunfa_core::account::{
-    Accid, Account, AccountPatch, NewAccount, Profile, SETTABLE_FIELDS, hash_token,
-    token_or_generate,
+    Accid, Account, NewAccount, Profile, SETTABLE_FIELDS, hash_token, token_or_generate,
 };
 use qunfa_core::dict::check_id;
-use qunfa_core::store::StoreResult;
 use serde_json::{Map, Value, json};
 
 use super::{Answer, Nim, Params, ok};
-use crate::index::AppIndex;
 use crate::state::AppState;
-
-/// Sets the index entries of accounts just written, from what the store now holds.
-async fn reindex(s: &AppState, app: i64, ix: &AppIndex, accids: &[Accid]) -> Result<(), ApiError> {
-    let accounts = s.store.get_accounts(app, accids).await?;
-    let mut w = ix.write();
-    for a in &accounts {
-        let p = &a.profile;
-        w.upsert_account(
-            a.ordinal,
-            a.accid.as_str(),
-            p.areaid.as_deref(),
-            p.enterptypeid.as_deref(),
-            a.blocked,
-        );
-    }
-    Ok(())
-}
-
-/// Ends the account's live sessions on this node.
-async fn kick(s: &AppState, app: i64, accid: &Accid, reason: &'static str) -> Result<(), ApiError> {
-    if let Some(o) = s.indexes.get(app).await?.read().ordinal_of(accid.as_str()) {
-        s.hub.kick(app, o, reason);
-    }
-    Ok(())
-}
-
-/// Updates one account under the app's index gate, then re-indexes it.
-async fn patch_account(
-    s: &AppState,
-    app: i64,
-    accid: &Accid,
-    patch: AccountPatch,
-) -> Result<(), ApiError> {
-    let ix = s.indexes.get(app).await?;
-    let _gate = ix.gate().await;
-    s.store.update_account(app, accid, patch).await?;
-    reindex(s, app, &ix, std::slice::from_ref(accid)).await
-}
-
-/// Creates accounts under the app's index gate and indexes those created.
-async fn create_indexed(
-    s: &AppState,
-    app: i64,
-    accounts: Vec<NewAccount>,
-) -> Result<Vec<StoreResult<u32>>, ApiError> {
-    let ix = s.indexes.get(app).await?;
-    let _gate = ix.gate().await;
-    let keep: Vec<(Accid, Option<String>, Option<String>)> = accounts
-        .iter()
-        .map(|a| {
-            (
-                a.accid.clone(),
-                a.profile.areaid.clone(),
-                a.profile.enterptypeid.clone(),
-            )
-        })
-        .collect();
-    let results = s.store.create_accounts(app, accounts).await?;
-    let mut w = ix.write();
-    for ((accid, area, etype), r) in keep.iter().zip(&results) {
-        if let Ok(ordinal) = r {
-            w.upsert_account(
-                *ordinal,
-                accid.as_str(),
-                area.as_deref(),
-                etype.as_deref(),
-                false,
-            );
-            if accid.as_str() == s.config.messages.system_accid {
-                w.set_system(*ordinal);
-            }
-        }
-    }
-    Ok(results)
-}
 
 /// Most accounts `getUinfos` answers for at once (NIM's limit).
 pub const MAX_UINFOS: usize = 200;
@@ -110,15 +32,6 @@ fn profile(params: &Params, allowed: &[&str]) -> Result<Profile, ApiError> {
     Ok(p)
 }
 
-fn single<T>(mut results: Vec<StoreResult<T>>) -> Result<T, ApiError> {
-    match results.pop() {
-        Some(r) => r.map_err(ApiError::from),
-        None => Err(ApiError::internal(
-            "store answered no result for one account",
-        )),
-    }
-}
-
 pub async fn create(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
     let accid = params.accid("accid")?;
     let token = token_or_generate(params.get("token").map(str::to_owned))?;
@@ -129,7 +42,7 @@ pub async fn create(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) ->
         accid: accid.clone(),
         profile,
     };
-    single(create_indexed(&s, app.id, vec![new]).await?)?;
+    s.services.create_account(app.id, new).await?;
     ok(json!({"info": {"accid": accid, "name": name, "token": token}}))
 }
 
@@ -142,24 +55,15 @@ pub async fn update(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) ->
         None => None,
     };
     let profile = profile(&params, &["props", "areaid", "enterptypeid"])?;
-    let patch = AccountPatch {
-        token_hash: token,
-        profile,
-        blocked: None,
-    };
-    patch_account(&s, app.id, &accid, patch).await?;
+    s.services
+        .update_account(app.id, &accid, token, profile)
+        .await?;
     ok(json!({}))
 }
 
 pub async fn refresh_token(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
     let accid = params.accid("accid")?;
-    let token = token_or_generate(None)?;
-    let patch = AccountPatch {
-        token_hash: Some(hash_token(&accid, &token)),
-        ..Default::default()
-    };
-    patch_account(&s, app.id, &accid, patch).await?;
-    kick(&s, app.id, &accid, "token refreshed").await?;
+    let token = s.services.refresh_token(app.id, &accid).await?;
     ok(json!({"info": {"accid": accid, "token": token}}))
 }
 
@@ -167,24 +71,13 @@ pub async fn block(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> 
     let accid = params.accid("accid")?;
     let needkick = params.bool("needkick", false)?;
     params.opt_max("kickNotifyExt", 1024)?;
-    let patch = AccountPatch {
-        blocked: Some(true),
-        ..Default::default()
-    };
-    patch_account(&s, app.id, &accid, patch).await?;
-    if needkick {
-        kick(&s, app.id, &accid, "blocked").await?;
-    }
+    s.services.block(app.id, &accid, needkick).await?;
     ok(json!({}))
 }
 
 pub async fn unblock(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
     let accid = params.accid("accid")?;
-    let patch = AccountPatch {
-        blocked: Some(false),
-        ..Default::default()
-    };
-    patch_account(&s, app.id, &accid, patch).await?;
+    s.services.unblock(app.id, &accid).await?;
     ok(json!({}))
 }
 
@@ -218,7 +111,7 @@ pub async fn get_uinfos(State(s): State<Arc<AppState>>, Nim { app, params }: Nim
         .iter()
         .map(|a| Accid::parse(a, "accids"))
         .collect::<Result<Vec<_>, _>>()?;
-    let accounts = s.store.get_accounts(app.id, &accids).await?;
+    let accounts = s.services.accounts(app.id, &accids).await?;
     ok(json!({"uinfos": accounts.iter().map(uinfo).collect::<Vec<_>>()}))
 }
 
@@ -231,16 +124,7 @@ pub async fn update_uinfo(State(s): State<Arc<AppState>>, Nim { app, params }: N
         .filter(|f| *f != "props")
         .collect();
     let profile = profile(&params, &allowed)?;
-    patch_account(
-        &s,
-        app.id,
-        &accid,
-        AccountPatch {
-            profile,
-            ..Default::default()
-        },
-    )
-    .await?;
+    s.services.update_uinfo(app.id, &accid, profile).await?;
     ok(json!({}))
 }
 
@@ -314,7 +198,7 @@ pub async fn batch_create(State(s): State<Arc<AppState>>, Nim { app, params }: N
             }
         }
     }
-    let stored = create_indexed(&s, app.id, to_create).await?;
+    let stored = s.services.create_accounts(app.id, to_create).await?;
     for (slot, r) in slots.into_iter().zip(stored) {
         if let Err(e) = r {
             let e = ApiError::from(e);

@@ -1,7 +1,9 @@
 //! The WebSocket gateway (`GET /ws`): client login, catch-up from the store, live events,
 //! acks and read reports. The protocol is specified in `docs/protocol.md`.
 
-pub mod frames;
+pub mod fanout;
+pub mod hub;
+pub mod protocol;
 pub mod session;
 
 use std::sync::Arc;

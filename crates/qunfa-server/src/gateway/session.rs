@@ -9,102 +9,18 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
-use qunfa_core::account::{Accid, hash_token};
-use qunfa_core::auth::App;
-use qunfa_core::message::MsgKind;
-use serde::Deserialize;
-use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
+use qunfa_core::ids::MsgId;
+use qunfa_service::login::Session;
 
-use super::frames;
-use crate::hub::{Delivery, SessionHandle, Target};
+use super::hub::{Inbox, SessionHandle};
+use super::protocol::{self, ClientFrame, close};
 use crate::state::AppState;
 
-pub mod code {
-    pub const PROTOCOL: u16 = 1008;
-    pub const LOGIN_REFUSED: u16 = 4001;
-    pub const TIMEOUT: u16 = 4002;
-}
-
-#[derive(Deserialize)]
-struct Login {
-    appkey: String,
-    accid: String,
-    token: String,
-    #[serde(default)]
-    cursor: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "op", rename_all = "lowercase")]
-enum ClientFrame {
-    Ack { cursor: i64 },
-    Read { msgids: Vec<i64> },
-    Ping,
-}
-
-fn text(v: Value) -> WsMessage {
-    WsMessage::Text(Utf8Bytes::from(v.to_string()))
-}
-
-fn close(code: u16, reason: &'static str) -> WsMessage {
+fn close_frame(code: u16, reason: &str) -> WsMessage {
     WsMessage::Close(Some(CloseFrame {
         code,
-        reason: Utf8Bytes::from_static(reason),
+        reason: Utf8Bytes::from(reason),
     }))
-}
-
-/// Who logged in.
-struct Who {
-    app: Arc<App>,
-    accid: Accid,
-    ordinal: u32,
-    cursor: i64,
-}
-
-/// Checks a login frame: `Err((code, desc))` for the answer.
-async fn login(s: &AppState, raw: &str) -> Result<Who, (u16, String)> {
-    let bad = |what: String| (414u16, format!("bad login: {what}"));
-    let v: Value = serde_json::from_str(raw).map_err(|_| bad("not a JSON object".into()))?;
-    if v.get("op").and_then(Value::as_str) != Some("login") {
-        return Err(bad("the first frame must be {\"op\":\"login\",…}".into()));
-    }
-    let l: Login = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
-    let internal = |e: qunfa_core::StoreError| {
-        tracing::error!(error = %e, "login lookup failed");
-        (500u16, "internal error".to_owned())
-    };
-    let app = s
-        .apps
-        .get(&l.appkey)
-        .await
-        .map_err(internal)?
-        .ok_or((414, "appkey".to_owned()))?;
-    if app.disabled {
-        return Err((403, "app is forbidden".into()));
-    }
-    let wrong = || (302u16, "wrong accid or token".to_owned());
-    let accid = Accid::parse(&l.accid, "accid").map_err(|_| wrong())?;
-    let ix = s.indexes.get(app.id).await.map_err(internal)?;
-    let ordinal = ix.read().ordinal_of(accid.as_str()).ok_or_else(wrong)?;
-    let stored = s
-        .store
-        .token_hash(app.id, &accid)
-        .await
-        .map_err(internal)?
-        .ok_or_else(wrong)?;
-    if !bool::from(stored.ct_eq(&hash_token(&accid, &l.token))) {
-        return Err(wrong());
-    }
-    if ix.read().is_blocked(ordinal) {
-        return Err((422, "account is blocked".into()));
-    }
-    Ok(Who {
-        app,
-        accid,
-        ordinal,
-        cursor: l.cursor.max(0),
-    })
 }
 
 pub async fn run(s: Arc<AppState>, mut socket: WebSocket) {
@@ -113,48 +29,63 @@ pub async fn run(s: Arc<AppState>, mut socket: WebSocket) {
         tokio::time::timeout(Duration::from_secs(g.login_timeout_secs), socket.recv()).await;
     let raw = match first {
         Err(_) => {
-            let _ = socket.send(close(code::TIMEOUT, "login timeout")).await;
+            let _ = socket
+                .send(close_frame(close::TIMEOUT, "login timeout"))
+                .await;
             return;
         }
         Ok(Some(Ok(WsMessage::Text(t)))) => t,
         Ok(Some(Ok(_))) => {
             let _ = socket
-                .send(close(code::PROTOCOL, "expected a login text frame"))
+                .send(close_frame(close::PROTOCOL, "expected a login text frame"))
                 .await;
             return;
         }
         Ok(_) => return,
     };
-    let who = match login(&s, raw.as_str()).await {
+    let login = match protocol::parse_login(raw.as_str()) {
+        Ok(l) => {
+            s.services
+                .login(&l.appkey, &l.accid, &l.token, l.cursor)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    let who = match login {
         Ok(w) => w,
-        Err((c, desc)) => {
-            tracing::debug!(code = c, desc = %desc, "login refused");
+        Err(e) => {
+            if let Some(detail) = &e.detail {
+                tracing::error!(detail = %detail, "login lookup failed");
+            }
+            tracing::debug!(code = e.code.as_u16(), desc = %e.desc, "login refused");
             let _ = socket
-                .send(text(json!({"op": "login", "code": c, "desc": desc})))
+                .send(WsMessage::Text(protocol::login_answer(Err(&e))))
                 .await;
             let _ = socket
-                .send(close(code::LOGIN_REFUSED, "login refused"))
+                .send(close_frame(close::LOGIN_REFUSED, "login refused"))
                 .await;
             return;
         }
     };
-    // Register before catching up: anything committed from now on is queued, anything
+    // Register before catching up: anything delivered live from now on is queued, anything
     // committed before is in the store. The overlap is dropped by msgid below.
-    let (handle, rx) = s.hub.register(who.app.id, who.ordinal);
+    let (handle, rx) = s.hub.register(who.app.id, who.ordinal, who.kick_seq);
     let result = serve(&s, &who, &handle, rx, &mut socket).await;
     s.hub.unregister(who.app.id, &handle);
-    let code = handle.close_code();
-    let last = match code {
-        0 => result.err().map(|(c, reason)| close(c, reason)),
-        crate::hub::close::KICKED => {
-            let reason = handle.kick_reason().unwrap_or("kicked");
-            let kick = socket.send(text(json!({"op": "kick", "reason": reason})));
+    let last = match handle.close_code() {
+        0 => result.err().map(|(c, reason)| close_frame(c, reason)),
+        close::KICKED => {
+            let reason = handle.kick_reason().unwrap_or_else(|| "kicked".into());
+            let kick = socket.send(WsMessage::Text(protocol::kick(&reason)));
             let _ = tokio::time::timeout(Duration::from_secs(5), kick).await;
-            Some(close(code, "kicked"))
+            Some(close_frame(close::KICKED, "kicked"))
         }
-        crate::hub::close::TOO_SLOW => Some(close(code, "too slow: reconnect with your cursor")),
-        crate::hub::close::GOING_AWAY => Some(close(code, "server going away")),
-        c => Some(close(c, "")),
+        close::TOO_SLOW => Some(close_frame(
+            close::TOO_SLOW,
+            "too slow: reconnect with your cursor",
+        )),
+        close::GOING_AWAY => Some(close_frame(close::GOING_AWAY, "server going away")),
+        c => Some(close_frame(c, "")),
     };
     // A client that is not reading may never take the close frame: give it a few seconds.
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
@@ -170,32 +101,31 @@ type Closing = Result<(), (u16, &'static str)>;
 
 async fn serve(
     s: &AppState,
-    who: &Who,
+    who: &Session,
     handle: &SessionHandle,
-    mut rx: crate::hub::Inbox,
+    mut rx: Inbox,
     socket: &mut WebSocket,
 ) -> Closing {
     let g = &s.config.gateway;
+    let svc = &s.services;
     let gone = |_| (1006u16, "");
-    socket
-        .send(text(json!({"op": "login", "code": 200, "accid": who.accid, "cursor": who.cursor, "time": s.now_ms()})))
-        .await
-        .map_err(gone)?;
+    let answer = protocol::login_answer(Ok((&who.accid, who.cursor, svc.now_ms())));
+    socket.send(WsMessage::Text(answer)).await.map_err(gone)?;
 
     // Catch up from the store, page by page.
     let mut cursor = who.cursor;
     loop {
-        let page = s
+        let page = svc
             .store
-            .user_messages(who.app.id, who.ordinal, cursor, g.sync_page, s.now_ms())
+            .user_messages(who.app.id, who.ordinal, cursor, g.sync_page, svc.now_ms())
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "sync query failed");
-                (1011u16, "internal error")
+                (close::INTERNAL, "internal error")
             })?;
         for m in &page {
             socket
-                .feed(WsMessage::Text(frames::message(m).frame))
+                .feed(WsMessage::Text(protocol::message(m).frame))
                 .await
                 .map_err(gone)?;
             cursor = m.msgid;
@@ -209,7 +139,7 @@ async fn serve(
         }
     }
     socket
-        .send(text(json!({"op": "synced", "cursor": cursor})))
+        .send(WsMessage::Text(protocol::synced(cursor)))
         .await
         .map_err(gone)?;
 
@@ -248,16 +178,18 @@ async fn serve(
                     None | Some(Err(_)) | Some(Ok(WsMessage::Close(_))) => return Ok(()),
                     Some(Ok(WsMessage::Text(t))) => {
                         if let Some(reply) = handle_frame(s, who, t.as_str()).await? {
-                            sink.send(text(reply)).await.map_err(gone)?;
+                            sink.send(WsMessage::Text(reply)).await.map_err(gone)?;
                         }
                     }
-                    Some(Ok(WsMessage::Binary(_))) => return Err((code::PROTOCOL, "binary frames are not part of the protocol")),
+                    Some(Ok(WsMessage::Binary(_))) => {
+                        return Err((close::PROTOCOL, "binary frames are not part of the protocol"));
+                    }
                     Some(Ok(_)) => {}
                 }
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > idle {
-                    return Err((code::TIMEOUT, "idle timeout"));
+                    return Err((close::TIMEOUT, "idle timeout"));
                 }
                 sink.send(WsMessage::Ping(Default::default())).await.map_err(gone)?;
             }
@@ -265,68 +197,34 @@ async fn serve(
     }
 }
 
+/// Most msgids one `read` frame may report.
+const MAX_READS_PER_FRAME: usize = 1000;
+
 /// Handles one client frame; `Some` is a reply to send.
 async fn handle_frame(
     s: &AppState,
-    who: &Who,
+    who: &Session,
     raw: &str,
-) -> Result<Option<Value>, (u16, &'static str)> {
+) -> Result<Option<Utf8Bytes>, (u16, &'static str)> {
     let frame: ClientFrame =
-        serde_json::from_str(raw).map_err(|_| (code::PROTOCOL, "unknown or malformed frame"))?;
+        serde_json::from_str(raw).map_err(|_| (close::PROTOCOL, "unknown or malformed frame"))?;
+    let svc = &s.services;
     match frame {
-        ClientFrame::Ping => Ok(Some(json!({"op": "pong", "time": s.now_ms()}))),
+        ClientFrame::Ping => Ok(Some(protocol::pong(svc.now_ms()))),
         ClientFrame::Ack { cursor } => {
-            s.tracker.ack(who.app.id, who.ordinal, cursor);
+            svc.ack(who.app.id, who.ordinal, MsgId(cursor));
             Ok(None)
         }
         ClientFrame::Read { msgids } => {
-            for msgid in msgids.into_iter().take(1000) {
-                if let Err(e) = record_read(s, who.app.id, who.ordinal, &who.accid, msgid).await {
+            for msgid in msgids.into_iter().take(MAX_READS_PER_FRAME) {
+                if let Err(e) = svc
+                    .read(who.app.id, who.ordinal, &who.accid, MsgId(msgid))
+                    .await
+                {
                     tracing::warn!(error = %e, msgid, "read report failed");
                 }
             }
             Ok(None)
         }
     }
-}
-
-/// Records that `ordinal` read `msgid` (when it is a `markRead` message it received) and
-/// tells the sender's sessions.
-pub async fn record_read(
-    s: &AppState,
-    app: i64,
-    ordinal: u32,
-    reader: &Accid,
-    msgid: i64,
-) -> Result<bool, qunfa_core::StoreError> {
-    let Some(m) = s.store.message(app, msgid).await? else {
-        return Ok(false);
-    };
-    // Point-to-point messages always take receipts (NIM); others only when sent with markRead.
-    if (m.kind != MsgKind::P2p && !m.mark_read) || m.antispam || m.recalled_ms.is_some() {
-        return Ok(false);
-    }
-    let received = match m.kind {
-        MsgKind::P2p => m.to.as_deref() == Some(reader.as_str()),
-        MsgKind::Mass | MsgKind::Broadcast => s
-            .audiences
-            .get(s.store.as_ref(), app, msgid)
-            .await?
-            .is_some_and(|a| a.contains(ordinal)),
-        MsgKind::Recall => false,
-    };
-    if !received {
-        return Ok(false);
-    }
-    s.tracker.read(app, msgid, ordinal);
-    let sender = s.indexes.get(app).await?.read().ordinal_of(&m.from);
-    if let Some(sender) = sender {
-        let out = frames::receipt(msgid, reader.as_str(), s.now_ms());
-        s.hub.publish(Delivery {
-            app,
-            target: Target::One(sender),
-            out,
-        });
-    }
-    Ok(true)
 }

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use qunfa_core::Store;
 use qunfa_core::auth::checksum;
 use qunfa_core::clock::{Clock, ManualClock};
+use qunfa_core::store::AppStore;
 use qunfa_server::client::NimClient;
 use qunfa_store::{SqliteOptions, SqliteStore};
 use serde_json::{Value, json};

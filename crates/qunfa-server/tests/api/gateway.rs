@@ -72,11 +72,12 @@ async fn login_answers_nim_codes_and_closes_4001() {
     );
     let (other, _) = s.new_app("off").await;
     s.state()
+        .services
         .store
         .set_app_disabled(&other.appkey, true)
         .await
         .unwrap();
-    s.state().apps.reload().await.unwrap();
+    s.state().services.apps.reload().await.unwrap();
     let cases = [
         (
             json!({"op": "login", "appkey": "nope", "accid": "a", "token": token, "cursor": 0}),
@@ -592,7 +593,13 @@ async fn shutdown_closes_sessions_with_1001_after_flushing_reports() {
     // The ack reached the store on the way down.
     let mut delivered = Vec::new();
     for _ in 0..100 {
-        delivered = s.state().store.delivered(s.app.id, m).await.unwrap();
+        delivered = s
+            .state()
+            .services
+            .store
+            .delivered(s.app.id, qunfa_core::ids::MsgId(m))
+            .await
+            .unwrap();
         if !delivered.is_empty() {
             break;
         }

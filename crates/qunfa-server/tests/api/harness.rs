@@ -32,7 +32,7 @@ impl TestServer {
             ..Config::default()
         };
         cfg.api.app_refresh_ms = 50;
-        cfg.storage.synchronous_full = false;
+        cfg.store.synchronous_full = false;
         tweak(&mut cfg);
         let clock = ManualClock::new(SystemClock.now_ms());
         let server = Arc::new(
@@ -85,6 +85,7 @@ impl TestServer {
     pub async fn new_app(&self, name: &str) -> (App, NimClient) {
         let app = self
             .state()
+            .services
             .store
             .create_app(name)
             .await

@@ -238,8 +238,9 @@ async fn session_shows_msgidclient_and_bodies_that_are_not_objects() {
     }
     let stored = s
         .state()
+        .services
         .store
-        .store_messages(s.app.id, msgs, now, now, Box::new(|_| {}))
+        .store_messages(s.app.id, msgs, now, now)
         .await
         .unwrap();
     let r = s
@@ -256,7 +257,7 @@ async fn session_shows_msgidclient_and_bodies_that_are_not_objects() {
         )
         .await;
     let at = |i: usize| Sent {
-        msgid: stored[i].msgid,
+        msgid: stored[i].msgid.0,
         timetag: stored[i].timetag,
     };
     let mut first = in_session(at(0), "a", "b", 0, json!("not json"));

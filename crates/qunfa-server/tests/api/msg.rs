@@ -61,8 +61,9 @@ async fn send_msg_answers_msgid_timetag_and_antispam() {
     let id3 = msgid(&s.call("msg/sendMsg", &params).await);
     let stored = s
         .state()
+        .services
         .store
-        .message(s.app.id, id3)
+        .message(s.app.id, qunfa_core::ids::MsgId(id3))
         .await
         .unwrap()
         .unwrap();
@@ -341,13 +342,18 @@ async fn recall_withdraws_a_point_to_point_message_inside_the_window() {
     );
     let tomb = s
         .state()
+        .services
         .store
-        .message(s.app.id, after[0])
+        .message(s.app.id, qunfa_core::ids::MsgId(after[0]))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(
-        (tomb.ref_msgid, tomb.msg_type, tomb.body.as_str()),
+        (
+            tomb.ref_msgid.map(|r| r.0),
+            tomb.msg_type,
+            tomb.body.as_str()
+        ),
         (Some(id), 7, r#"{"msg":"撤回了一条消息"}"#)
     );
     assert_eq!(
@@ -441,12 +447,13 @@ async fn futures_kinds(
     for id in ids {
         let m = s
             .state()
+            .services
             .store
-            .message(s.app.id, *id)
+            .message(s.app.id, qunfa_core::ids::MsgId(*id))
             .await
             .unwrap()
             .unwrap();
-        out.push((m.kind, m.ref_msgid));
+        out.push((m.kind, m.ref_msgid.map(|r| r.0)));
     }
     out
 }
@@ -508,8 +515,9 @@ async fn the_keyword_filter_intercepts_and_never_delivers() {
     assert_eq!(inbox(&s, "b").await, [msgid(&clean)]);
     let stored = s
         .state()
+        .services
         .store
-        .message(s.app.id, msgid(&in_text))
+        .message(s.app.id, qunfa_core::ids::MsgId(msgid(&in_text)))
         .await
         .unwrap()
         .unwrap();

@@ -2,38 +2,47 @@
 
 use qunfa_core::audience;
 use qunfa_core::auth::checksum;
+use qunfa_core::ids::MsgId;
 use serde_json::{Value, json};
 
 use crate::harness::{TestServer, create_users};
 
 /// Msgids the account has received, straight from the store (what sync will serve).
 pub async fn inbox(s: &TestServer, accid: &str) -> Vec<i64> {
-    let ix = s.state().indexes.get(s.app.id).await.unwrap();
+    let ix = s.state().services.indexes.get(s.app.id).await.unwrap();
     let ordinal = ix.read().ordinal_of(accid).expect("account exists");
     let msgs = s
         .state()
+        .services
         .store
-        .user_messages(s.app.id, ordinal, 0, 100, s.clock_ms())
+        .user_messages(s.app.id, ordinal, MsgId(0), 100, s.clock_ms())
         .await
         .unwrap();
-    msgs.iter().map(|m| m.msgid).collect()
+    msgs.iter().map(|m| m.msgid.0).collect()
 }
 
 /// The stored audience of a message, as accids, sorted.
 async fn audience_of(s: &TestServer, msgid: i64) -> Vec<String> {
     let blob = s
         .state()
+        .services
         .store
-        .message_audience(s.app.id, msgid)
+        .message_audience(s.app.id, MsgId(msgid))
         .await
         .unwrap()
         .unwrap();
     let bits = audience::decode(&blob).unwrap();
-    let entries = s.state().store.index_entries(s.app.id).await.unwrap();
+    let entries = s
+        .state()
+        .services
+        .store
+        .index_entries(s.app.id)
+        .await
+        .unwrap();
     let mut out: Vec<String> = entries
         .into_iter()
-        .filter(|e| bits.contains(e.ordinal))
-        .map(|e| e.accid)
+        .filter(|e| bits.contains(e.ordinal.0))
+        .map(|e| e.accid.to_string())
         .collect();
     out.sort();
     out
@@ -287,12 +296,14 @@ async fn the_sender_blocked_and_system_accounts_are_left_out() {
     );
     assert_eq!(
         s.state()
+            .services
             .store
-            .message(s.app.id, msgid)
+            .message(s.app.id, qunfa_core::ids::MsgId(msgid))
             .await
             .unwrap()
             .unwrap()
-            .from,
+            .from
+            .as_str(),
         "qunfa.system"
     );
     assert_eq!(
@@ -532,8 +543,9 @@ async fn every_message_type_is_accepted_in_both_body_styles() {
         for id in [id, id2] {
             let stored = s
                 .state()
+                .services
                 .store
-                .message(s.app.id, id)
+                .message(s.app.id, qunfa_core::ids::MsgId(id))
                 .await
                 .unwrap()
                 .unwrap();
@@ -580,21 +592,23 @@ async fn send_msg_to_all_answers_every_nim_code() {
 
     // 403: a disabled app.
     s.state()
+        .services
         .store
         .set_app_disabled(&s.app.appkey, true)
         .await
         .unwrap();
-    s.state().apps.reload().await.unwrap();
+    s.state().services.apps.reload().await.unwrap();
     assert_eq!(
         send(&s, &params).await,
         json!({"code": 403, "desc": "app is forbidden"})
     );
     s.state()
+        .services
         .store
         .set_app_disabled(&s.app.appkey, false)
         .await
         .unwrap();
-    s.state().apps.reload().await.unwrap();
+    s.state().services.apps.reload().await.unwrap();
 
     // 500: the message table is gone.
     let conn = rusqlite::Connection::open(s.dir.path().join(qunfa_store::sqlite::DB_FILE)).unwrap();

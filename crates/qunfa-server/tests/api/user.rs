@@ -12,7 +12,13 @@ fn is_token(v: &Value) -> bool {
 
 async fn stored_hash(s: &TestServer, accid: &str) -> Option<[u8; 32]> {
     let a = Accid::parse(accid, "accid").unwrap();
-    s.state().store.token_hash(s.app.id, &a).await.unwrap()
+    s.state()
+        .services
+        .store
+        .credentials(s.app.id, &a)
+        .await
+        .unwrap()
+        .map(|c| c.token_hash)
 }
 
 async fn uinfos(s: &TestServer, accids: &str) -> Value {
@@ -219,8 +225,17 @@ async fn accounts_get_dense_ordinals() {
     create_users(&s, &["a", "b"]).await;
     assert_eq!(s.call("user/create", &[("accid", "a")]).await["code"], 414);
     create_users(&s, &["c"]).await;
-    let idx = s.state().store.index_entries(s.app.id).await.unwrap();
-    assert_eq!(idx.iter().map(|e| e.ordinal).collect::<Vec<_>>(), [0, 1, 2]);
+    let idx = s
+        .state()
+        .services
+        .store
+        .index_entries(s.app.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        idx.iter().map(|e| e.ordinal.0).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
 }
 
 #[tokio::test]
@@ -295,7 +310,15 @@ async fn refresh_token_issues_a_new_token() {
 async fn block_and_unblock() {
     let s = TestServer::start().await;
     create_users(&s, &["u"]).await;
-    let blocked = || async { s.state().store.index_entries(s.app.id).await.unwrap()[0].blocked };
+    let blocked = || async {
+        s.state()
+            .services
+            .store
+            .index_entries(s.app.id)
+            .await
+            .unwrap()[0]
+            .blocked
+    };
     assert_eq!(
         s.call("user/block", &[("accid", "u"), ("needkick", "true")])
             .await,

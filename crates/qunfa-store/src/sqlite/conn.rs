@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
+pub(crate) use qunfa_core::store::internal;
 use qunfa_core::store::{StoreError, StoreResult};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -17,10 +18,6 @@ const MAX_GROUP: usize = 1024;
 /// Read connections kept open.
 const MAX_IDLE_READERS: usize = 8;
 
-pub(crate) fn internal(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Internal(e.to_string())
-}
-
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 trait Job: Send {
@@ -29,21 +26,18 @@ trait Job: Send {
     fn fail(self: Box<Self>, why: String);
 }
 
-struct WriteJob<T, F, H> {
+struct WriteJob<T, F> {
     f: F,
-    /// Runs once the write committed, on the writer thread, in commit order.
-    hook: H,
     reply: oneshot::Sender<StoreResult<T>>,
 }
 
-impl<T, F, H> Job for WriteJob<T, F, H>
+impl<T, F> Job for WriteJob<T, F>
 where
     T: Send + 'static,
     F: FnOnce(&Connection) -> StoreResult<T> + Send,
-    H: FnOnce(&T) + Send + 'static,
 {
     fn run(self: Box<Self>, conn: &Connection) -> Finish {
-        let WriteJob { f, hook, reply } = *self;
+        let WriteJob { f, reply } = *self;
         let result = match conn.execute_batch("SAVEPOINT job") {
             Err(e) => Err(internal(e)),
             Ok(()) => {
@@ -64,9 +58,6 @@ where
                 Ok(()) => result,
                 Err(why) => Err(StoreError::Internal(why)),
             };
-            if let Ok(v) = &out {
-                hook(v);
-            }
             // The caller may have gone away (request cancelled); the write stands either way.
             let _ = reply.send(out);
         })
@@ -200,20 +191,9 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        self.write_then(f, |_: &T| {}).await
-    }
-
-    /// Like `write`, and runs `hook` with the result once it committed: on the writer
-    /// thread, so hooks run in commit order (which is msgid order).
-    pub(crate) async fn write_then<T, F, H>(&self, f: F, hook: H) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
-        H: FnOnce(&T) + Send + 'static,
-    {
         let (reply, rx) = oneshot::channel();
         self.writer
-            .send(Box::new(WriteJob { f, hook, reply }))
+            .send(Box::new(WriteJob { f, reply }))
             .map_err(|_| internal("sqlite writer stopped"))?;
         rx.await
             .map_err(|_| internal("sqlite writer dropped a write"))?
@@ -269,13 +249,15 @@ fn migrate(conn: &Connection, migrations: &[&str]) -> StoreResult<()> {
     let run = || -> rusqlite::Result<()> {
         let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         for (i, sql) in migrations.iter().enumerate().skip(version) {
-            tracing::info!(
-                version = i + 1,
-                "applying sqlite migration (on a large database this can take a while)"
-            );
+            if i == version {
+                tracing::info!(
+                    from = version,
+                    to = migrations.len(),
+                    "applying sqlite migrations (on a large database this can take a while)"
+                );
+            }
             conn.execute_batch(sql)?;
             conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
-            tracing::info!(version = i + 1, "applied sqlite migration");
         }
         Ok(())
     };

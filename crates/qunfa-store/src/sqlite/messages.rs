@@ -1,22 +1,32 @@
-//! Message SQL for the SQLite backend.
+//! Messages: stored once whoever they reach, msgids handed out by the writer in commit order.
 
+use async_trait::async_trait;
+use qunfa_core::account::Accid;
 use qunfa_core::audience;
+use qunfa_core::ids::{AppId, MsgId, Ordinal};
+use qunfa_core::inbox;
 use qunfa_core::message::{BroadcastFilter, Message, MsgKind, NewMessage, Sent};
-use qunfa_core::store::{SessionQuery, StoreResult};
+use qunfa_core::store::{MessageStore, SessionQuery, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::SqliteStore;
 use super::conn::internal;
 
 const COLS: &str = "msgid, timetag, kind, from_accid, to_accid, msg_type, body, ext, extra, msgidclient, \
-                    antispam, mark_read, recipients, selection, offline, expire_ms, ref_msgid, recalled_ms, deleted";
+                    antispam, mark_read, recipients, selection, offline, expire_ms, ref_msgid, recalled_ms, deleted, \
+                    to_ordinal, audience_hash";
+
+fn hash32(v: Option<Vec<u8>>) -> Option<[u8; 32]> {
+    v.and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+}
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
-        msgid: r.get(0)?,
+        msgid: MsgId(r.get(0)?),
         timetag: r.get(1)?,
         kind: MsgKind::from_i64(r.get(2)?),
-        from: r.get(3)?,
-        to: r.get(4)?,
+        from: Accid::from_stored(r.get(3)?),
+        to: r.get::<_, Option<String>>(4)?.map(Accid::from_stored),
         msg_type: r.get(5)?,
         body: r.get(6)?,
         ext: r.get(7)?,
@@ -28,23 +38,32 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         selection: r.get(13)?,
         offline: r.get(14)?,
         expire_ms: r.get(15)?,
-        ref_msgid: r.get(16)?,
+        ref_msgid: r.get::<_, Option<i64>>(16)?.map(MsgId),
         recalled_ms: r.get(17)?,
         deleted: r.get(18)?,
+        to_ordinal: r.get::<_, Option<u32>>(19)?.map(Ordinal),
+        audience_hash: hash32(r.get(20)?),
     })
 }
 
 /// Stores an audience once per app; answers its content hash, which messages refer to.
-fn share_audience(c: &Connection, app: i64, encoded: &[u8]) -> StoreResult<Vec<u8>> {
+fn share_audience(c: &Connection, app: AppId, encoded: &[u8]) -> StoreResult<Vec<u8>> {
     let hash = audience::digest(encoded).to_vec();
     let mut st = c
         .prepare_cached("INSERT OR IGNORE INTO audiences (app_id, hash, bits) VALUES (?1, ?2, ?3)")
         .map_err(internal)?;
-    st.execute(params![app, hash, encoded]).map_err(internal)?;
+    st.execute(params![app.0, hash, encoded])
+        .map_err(internal)?;
     Ok(hash)
 }
 
-fn insert(c: &Connection, app: i64, msgid: i64, m: &NewMessage, now_ms: i64) -> StoreResult<()> {
+fn insert(
+    c: &Connection,
+    app: AppId,
+    msgid: MsgId,
+    m: &NewMessage,
+    now_ms: i64,
+) -> StoreResult<()> {
     let audience_hash = match &m.audience {
         Some(encoded) => Some(share_audience(c, app, encoded)?),
         None => None,
@@ -57,12 +76,12 @@ fn insert(c: &Connection, app: i64, msgid: i64, m: &NewMessage, now_ms: i64) -> 
         )
         .map_err(internal)?;
     st.execute(params![
-        app,
-        msgid,
+        app.0,
+        msgid.0,
         m.kind.as_i64(),
         m.from.as_str(),
         m.to.as_ref().map(|a| a.as_str()),
-        m.to_ordinal,
+        m.to_ordinal.map(|o| o.0),
         m.msg_type,
         m.body,
         m.ext,
@@ -76,18 +95,22 @@ fn insert(c: &Connection, app: i64, msgid: i64, m: &NewMessage, now_ms: i64) -> 
         m.selection,
         m.offline,
         m.expire_ms,
-        m.ref_msgid,
+        m.ref_msgid.map(|r| r.0),
     ])
     .map_err(internal)?;
     Ok(())
 }
 
+/// The writer's next msgid per app.
+pub(super) type MsgidSeq = std::sync::Mutex<std::collections::HashMap<AppId, i64>>;
+
 /// Hands out `n` consecutive msgids for `app`, above every msgid it ever stored.
 ///
 /// Only the writer thread calls this, inside its transaction, so commit order is msgid order.
 /// The next free id is kept in memory (first read from the table), which spares each send a
-/// write to `apps`; a rolled-back send leaves a gap, which cursors do not mind.
-fn next_msgids(c: &Connection, seq: &MsgidSeq, app: i64, n: i64) -> StoreResult<i64> {
+/// write to `apps`; a rolled-back send leaves a gap, which cursors and live delivery do not
+/// mind.
+fn next_msgids(c: &Connection, seq: &MsgidSeq, app: AppId, n: i64) -> StoreResult<MsgId> {
     let mut next = seq.lock().unwrap_or_else(|e| e.into_inner());
     let slot = match next.get_mut(&app) {
         Some(v) => v,
@@ -97,22 +120,22 @@ fn next_msgids(c: &Connection, seq: &MsgidSeq, app: i64, n: i64) -> StoreResult<
                     "SELECT coalesce(max(msgid), 0) + 1 FROM messages WHERE app_id = ?1",
                 )
                 .map_err(internal)?;
-            let first: i64 = st.query_row([app], |r| r.get(0)).map_err(internal)?;
+            let first: i64 = st.query_row([app.0], |r| r.get(0)).map_err(internal)?;
             next.entry(app).or_insert(first)
         }
     };
     let first = *slot;
+    if first + n > qunfa_core::ids::MAX_MSGID {
+        return Err(internal(format!("app {app} ran out of msgids")));
+    }
     *slot += n;
-    Ok(first)
+    Ok(MsgId(first))
 }
 
-/// The writer's next msgid per app.
-pub(super) type MsgidSeq = std::sync::Mutex<std::collections::HashMap<i64, i64>>;
-
-pub(super) fn store(
+fn store(
     c: &Connection,
     seq: &MsgidSeq,
-    app: i64,
+    app: AppId,
     msgs: &[NewMessage],
     now_ms: i64,
     dedupe_since: i64,
@@ -128,9 +151,9 @@ pub(super) fn store(
                 )
                 .map_err(internal)?;
             let earlier = st
-                .query_row(params![app, key, dedupe_since], |r| {
+                .query_row(params![app.0, key, dedupe_since], |r| {
                     Ok(Sent {
-                        msgid: r.get(0)?,
+                        msgid: MsgId(r.get(0)?),
                         timetag: r.get(1)?,
                         antispam: r.get(2)?,
                         recipients: r.get::<_, i64>(3)? as u64,
@@ -150,10 +173,10 @@ pub(super) fn store(
     if !fresh.is_empty() {
         let first = next_msgids(c, seq, app, fresh.len() as i64)?;
         let slots = out.iter_mut().filter(|s| s.is_none());
-        for ((msgid, m), slot) in (first..).zip(fresh).zip(slots) {
-            insert(c, app, msgid, m, now_ms)?;
+        for ((id, m), slot) in (first.0..).zip(fresh).zip(slots) {
+            insert(c, app, MsgId(id), m, now_ms)?;
             *slot = Some(Sent {
-                msgid,
+                msgid: MsgId(id),
                 timetag: now_ms,
                 antispam: m.antispam,
                 recipients: m.recipients,
@@ -164,53 +187,17 @@ pub(super) fn store(
     Ok(out.into_iter().flatten().collect())
 }
 
-pub(super) fn get(c: &Connection, app: i64, msgid: i64) -> StoreResult<Option<Message>> {
-    let mut st = c
-        .prepare_cached(&format!(
-            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND msgid = ?2"
-        ))
-        .map_err(internal)?;
-    st.query_row(params![app, msgid], row)
-        .optional()
-        .map_err(internal)
-}
-
-pub(super) fn by_client(c: &Connection, app: i64, key: &str) -> StoreResult<Option<Message>> {
-    let mut st = c
-        .prepare_cached(&format!(
-            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND msgidclient = ?2 AND kind = 0 ORDER BY msgid DESC LIMIT 1"
-        ))
-        .map_err(internal)?;
-    st.query_row(params![app, key], row)
-        .optional()
-        .map_err(internal)
-}
-
-pub(super) fn audience(c: &Connection, app: i64, msgid: i64) -> StoreResult<Option<Vec<u8>>> {
-    let mut st = c
-        .prepare_cached(
-            "SELECT a.bits FROM messages m JOIN audiences a ON a.app_id = m.app_id AND a.hash = m.audience_hash \
-             WHERE m.app_id = ?1 AND m.msgid = ?2",
-        )
-        .map_err(internal)?;
-    let v: Option<Option<Vec<u8>>> = st
-        .query_row(params![app, msgid], |r| r.get(0))
-        .optional()
-        .map_err(internal)?;
-    Ok(v.flatten())
-}
-
-pub(super) fn recall(
+fn recall(
     c: &Connection,
     seq: &MsgidSeq,
-    app: i64,
-    msgid: i64,
+    app: AppId,
+    msgid: MsgId,
     tombstone: &NewMessage,
     now_ms: i64,
 ) -> StoreResult<Sent> {
     c.execute(
         "UPDATE messages SET recalled_ms = ?3 WHERE app_id = ?1 AND msgid = ?2 AND recalled_ms IS NULL",
-        params![app, msgid, now_ms],
+        params![app.0, msgid.0, now_ms],
     )
     .map_err(internal)?;
     let id = next_msgids(c, seq, app, 1)?;
@@ -224,19 +211,13 @@ pub(super) fn recall(
     })
 }
 
-pub(super) fn session(c: &Connection, app: i64, q: &SessionQuery) -> StoreResult<Vec<Message>> {
+fn session(c: &Connection, app: AppId, q: &SessionQuery) -> StoreResult<Vec<Message>> {
     let order = if q.ascending { "ASC" } else { "DESC" };
     let types = if q.types.is_empty() {
         String::new()
     } else {
-        format!(
-            " AND msg_type IN ({})",
-            q.types
-                .iter()
-                .map(|t| t.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        )
+        let list: Vec<String> = q.types.iter().map(|t| t.to_string()).collect();
+        format!(" AND msg_type IN ({})", list.join(","))
     };
     let sql = format!(
         "SELECT {COLS} FROM messages WHERE app_id = ?1 AND kind = 0 AND antispam = 0 AND recalled_ms IS NULL \
@@ -247,12 +228,12 @@ pub(super) fn session(c: &Connection, app: i64, q: &SessionQuery) -> StoreResult
     let rows = st
         .query_map(
             params![
-                app,
-                q.a,
-                q.b,
+                app.0,
+                q.a.as_str(),
+                q.b.as_str(),
                 q.begin_ms,
                 q.end_ms,
-                q.exclude_msgid.unwrap_or(-1),
+                q.exclude_msgid.map_or(-1, |m| m.0),
                 q.limit as i64
             ],
             row,
@@ -261,126 +242,238 @@ pub(super) fn session(c: &Connection, app: i64, q: &SessionQuery) -> StoreResult
     rows.collect::<Result<_, _>>().map_err(internal)
 }
 
-pub(super) fn for_user(
+/// Feeds [`inbox::collect`]: the account's direct messages and the messages with an audience
+/// after the cursor. The `WHERE` clauses pre-filter with the inbox rule so the indexes do the
+/// work; `inbox` decides.
+fn for_user(
     c: &Connection,
-    app: i64,
-    ordinal: u32,
-    after: i64,
+    app: AppId,
+    ordinal: Ordinal,
+    after: MsgId,
     limit: usize,
     now_ms: i64,
 ) -> StoreResult<Vec<Message>> {
-    let mut direct: Vec<Message> = {
-        let mut st = c
-            .prepare_cached(&format!(
-                "SELECT {COLS} FROM messages WHERE app_id = ?1 AND to_ordinal = ?2 AND msgid > ?3 \
-                 AND antispam = 0 AND recalled_ms IS NULL ORDER BY msgid LIMIT ?4"
-            ))
+    let mut direct = c
+        .prepare_cached(&format!(
+            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND to_ordinal = ?2 AND msgid > ?3 \
+             AND antispam = 0 AND recalled_ms IS NULL ORDER BY msgid LIMIT ?4"
+        ))
+        .map_err(internal)?;
+    let direct = direct
+        .query_map(params![app.0, ordinal.0, after.0, limit as i64], row)
+        .map_err(internal)?
+        .map(|r| r.map_err(internal));
+    let mut shared = c
+        .prepare_cached(&format!(
+            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience_hash IS NOT NULL AND msgid > ?2 \
+             AND antispam = 0 AND recalled_ms IS NULL AND deleted = 0 \
+             AND (kind <> 2 OR (offline = 1 AND (expire_ms IS NULL OR expire_ms > ?3))) ORDER BY msgid"
+        ))
+        .map_err(internal)?;
+    let shared = shared
+        .query_map(params![app.0, after.0, now_ms], row)
+        .map_err(internal)?
+        .map(|r| r.map_err(internal));
+    let mut bits = c
+        .prepare_cached("SELECT bits FROM audiences WHERE app_id = ?1 AND hash = ?2")
+        .map_err(internal)?;
+    let holds = |hash: &[u8; 32]| -> StoreResult<bool> {
+        let blob: Vec<u8> = bits
+            .query_row(params![app.0, &hash[..]], |r| r.get(0))
             .map_err(internal)?;
-        let rows = st
-            .query_map(params![app, ordinal, after, limit as i64], row)
-            .map_err(internal)?;
-        rows.collect::<Result<_, _>>().map_err(internal)?
+        Ok(audience::decode(&blob)
+            .map_err(internal)?
+            .contains(ordinal.0))
     };
-    // Messages with an audience: stop once `limit` of them hold this account, or once past
-    // the last direct message when that list is already full.
-    let ceiling = if direct.len() == limit {
-        direct.last().map(|m| m.msgid)
-    } else {
-        None
-    };
-    let mut fanout = Vec::new();
-    {
-        let mut st = c
-            .prepare_cached(&format!(
-                "SELECT {COLS}, audience_hash FROM messages WHERE app_id = ?1 AND audience_hash IS NOT NULL AND msgid > ?2 \
-                 AND antispam = 0 AND recalled_ms IS NULL AND deleted = 0 \
-                 AND (kind <> 2 OR (offline = 1 AND (expire_ms IS NULL OR expire_ms > ?3))) ORDER BY msgid"
-            ))
-            .map_err(internal)?;
-        let mut bits = c
-            .prepare_cached("SELECT bits FROM audiences WHERE app_id = ?1 AND hash = ?2")
-            .map_err(internal)?;
-        // Messages sharing an audience share its answer: decode each audience once.
-        let mut member: std::collections::HashMap<Vec<u8>, bool> = std::collections::HashMap::new();
-        let mut rows = st.query(params![app, after, now_ms]).map_err(internal)?;
-        while let Some(r) = rows.next().map_err(internal)? {
-            let msgid: i64 = r.get(0).map_err(internal)?;
-            if ceiling.is_some_and(|c| msgid > c) || fanout.len() == limit {
-                break;
-            }
-            let hash: Vec<u8> = r.get(19).map_err(internal)?;
-            let is_member = match member.get(&hash) {
-                Some(&m) => m,
-                None => {
-                    let blob: Vec<u8> = bits
-                        .query_row(params![app, hash], |r| r.get(0))
-                        .map_err(internal)?;
-                    let m = audience::decode(&blob).map_err(internal)?.contains(ordinal);
-                    member.insert(hash, m);
-                    m
-                }
-            };
-            if is_member {
-                fanout.push(row(r).map_err(internal)?);
-            }
-        }
+    inbox::collect(direct, shared, holds, limit, now_ms)
+}
+
+fn list(c: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResult<Vec<Message>> {
+    let mut st = c.prepare_cached(sql).map_err(internal)?;
+    let rows = st.query_map(p, row).map_err(internal)?;
+    rows.collect::<Result<_, _>>().map_err(internal)
+}
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn store_messages(
+        &self,
+        app: AppId,
+        msgs: Vec<NewMessage>,
+        now_ms: i64,
+        dedupe_since_ms: i64,
+    ) -> StoreResult<Vec<Sent>> {
+        let seq = self.msgids.clone();
+        self.db
+            .write(move |c| store(c, &seq, app, &msgs, now_ms, dedupe_since_ms))
+            .await
     }
-    direct.extend(fanout);
-    direct.sort_by_key(|m| m.msgid);
-    direct.truncate(limit);
-    Ok(direct)
-}
 
-pub(super) fn mass(
-    c: &Connection,
-    app: i64,
-    before: Option<i64>,
-    limit: usize,
-) -> StoreResult<Vec<Message>> {
-    let mut st = c
-        .prepare_cached(&format!(
-            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience_hash IS NOT NULL AND kind = 1 AND msgid < ?2 \
-             ORDER BY msgid DESC LIMIT ?3"
-        ))
-        .map_err(internal)?;
-    let rows = st
-        .query_map(params![app, before.unwrap_or(i64::MAX), limit as i64], row)
-        .map_err(internal)?;
-    rows.collect::<Result<_, _>>().map_err(internal)
-}
+    async fn message(&self, app: AppId, msgid: MsgId) -> StoreResult<Option<Message>> {
+        self.db
+            .read(move |c| {
+                let mut st = c
+                    .prepare_cached(&format!(
+                        "SELECT {COLS} FROM messages WHERE app_id = ?1 AND msgid = ?2"
+                    ))
+                    .map_err(internal)?;
+                st.query_row(params![app.0, msgid.0], row)
+                    .optional()
+                    .map_err(internal)
+            })
+            .await
+    }
 
-pub(super) fn broadcasts(
-    c: &Connection,
-    app: i64,
-    start: i64,
-    limit: usize,
-    filter: BroadcastFilter,
-) -> StoreResult<Vec<Message>> {
-    let which = match filter {
-        BroadcastFilter::All => "",
-        BroadcastFilter::Offline => " AND offline = 1",
-        BroadcastFilter::OnlineOnly => " AND offline = 0",
-    };
-    let mut st = c
-        .prepare_cached(&format!(
-            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience_hash IS NOT NULL AND kind = 2 AND deleted = 0 \
-             AND msgid <= ?2{which} \
-             ORDER BY msgid DESC LIMIT ?3"
-        ))
-        .map_err(internal)?;
-    let start = if start <= 0 { i64::MAX } else { start };
-    let rows = st
-        .query_map(params![app, start, limit as i64], row)
-        .map_err(internal)?;
-    rows.collect::<Result<_, _>>().map_err(internal)
-}
+    async fn message_by_client(
+        &self,
+        app: AppId,
+        msgidclient: &str,
+    ) -> StoreResult<Option<Message>> {
+        let key = msgidclient.to_owned();
+        self.db
+            .read(move |c| {
+                let mut st = c
+                    .prepare_cached(&format!(
+                        "SELECT {COLS} FROM messages WHERE app_id = ?1 AND msgidclient = ?2 AND kind = 0 \
+                         ORDER BY msgid DESC LIMIT 1"
+                    ))
+                    .map_err(internal)?;
+                st.query_row(params![app.0, key], row)
+                    .optional()
+                    .map_err(internal)
+            })
+            .await
+    }
 
-pub(super) fn delete_broadcast(c: &Connection, app: i64, id: i64) -> StoreResult<bool> {
-    let n = c
-        .execute(
-            "UPDATE messages SET deleted = 1 WHERE app_id = ?1 AND msgid = ?2 AND kind = 2 AND deleted = 0",
-            params![app, id],
-        )
-        .map_err(internal)?;
-    Ok(n > 0)
+    async fn message_audience(&self, app: AppId, msgid: MsgId) -> StoreResult<Option<Vec<u8>>> {
+        self.db
+            .read(move |c| {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT a.bits FROM messages m JOIN audiences a ON a.app_id = m.app_id AND a.hash = m.audience_hash \
+                         WHERE m.app_id = ?1 AND m.msgid = ?2",
+                    )
+                    .map_err(internal)?;
+                st.query_row(params![app.0, msgid.0], |r| r.get(0))
+                    .optional()
+                    .map_err(internal)
+            })
+            .await
+    }
+
+    async fn audience(&self, app: AppId, hash: [u8; 32]) -> StoreResult<Option<Vec<u8>>> {
+        self.db
+            .read(move |c| {
+                let mut st = c
+                    .prepare_cached("SELECT bits FROM audiences WHERE app_id = ?1 AND hash = ?2")
+                    .map_err(internal)?;
+                st.query_row(params![app.0, &hash[..]], |r| r.get(0))
+                    .optional()
+                    .map_err(internal)
+            })
+            .await
+    }
+
+    async fn recall_message(
+        &self,
+        app: AppId,
+        msgid: MsgId,
+        tombstone: NewMessage,
+        now_ms: i64,
+    ) -> StoreResult<Sent> {
+        let seq = self.msgids.clone();
+        self.db
+            .write(move |c| recall(c, &seq, app, msgid, &tombstone, now_ms))
+            .await
+    }
+
+    async fn session_messages(&self, app: AppId, q: SessionQuery) -> StoreResult<Vec<Message>> {
+        self.db.read(move |c| session(c, app, &q)).await
+    }
+
+    async fn user_messages(
+        &self,
+        app: AppId,
+        ordinal: Ordinal,
+        after: MsgId,
+        limit: usize,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Message>> {
+        self.db
+            .read(move |c| for_user(c, app, ordinal, after, limit, now_ms))
+            .await
+    }
+
+    async fn messages_between(
+        &self,
+        app: AppId,
+        after: MsgId,
+        upto: MsgId,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        self.db
+            .read(move |c| {
+                let sql = format!(
+                    "SELECT {COLS} FROM messages WHERE app_id = ?1 AND msgid > ?2 AND msgid <= ?3 ORDER BY msgid LIMIT ?4"
+                );
+                list(c, &sql, params![app.0, after.0, upto.0, limit as i64])
+            })
+            .await
+    }
+
+    async fn mass_messages(
+        &self,
+        app: AppId,
+        before: Option<MsgId>,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        self.db
+            .read(move |c| {
+                let sql = format!(
+                    "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience_hash IS NOT NULL AND kind = 1 \
+                     AND msgid < ?2 ORDER BY msgid DESC LIMIT ?3"
+                );
+                let before = before.map_or(i64::MAX, |b| b.0);
+                list(c, &sql, params![app.0, before, limit as i64])
+            })
+            .await
+    }
+
+    async fn broadcasts(
+        &self,
+        app: AppId,
+        start: Option<MsgId>,
+        limit: usize,
+        filter: BroadcastFilter,
+    ) -> StoreResult<Vec<Message>> {
+        self.db
+            .read(move |c| {
+                let which = match filter {
+                    BroadcastFilter::All => "",
+                    BroadcastFilter::Offline => " AND offline = 1",
+                    BroadcastFilter::OnlineOnly => " AND offline = 0",
+                };
+                let sql = format!(
+                    "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience_hash IS NOT NULL AND kind = 2 \
+                     AND deleted = 0 AND msgid <= ?2{which} ORDER BY msgid DESC LIMIT ?3"
+                );
+                let start = start.map_or(i64::MAX, |s| s.0);
+                list(c, &sql, params![app.0, start, limit as i64])
+            })
+            .await
+    }
+
+    async fn delete_broadcast(&self, app: AppId, id: MsgId) -> StoreResult<bool> {
+        self.db
+            .write(move |c| {
+                let n = c
+                    .execute(
+                        "UPDATE messages SET deleted = 1 WHERE app_id = ?1 AND msgid = ?2 AND kind = 2 AND deleted = 0",
+                        params![app.0, id.0],
+                    )
+                    .map_err(internal)?;
+                Ok(n > 0)
+            })
+            .await
+    }
 }

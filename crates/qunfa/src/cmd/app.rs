@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use qunfa_core::Store;
+
 use qunfa_core::auth::App;
 use serde_json::json;
 
@@ -61,7 +61,7 @@ fn print_apps(apps: &[App], as_json: bool) {
 }
 
 pub async fn run(ctx: &Ctx, cmd: AppCmd) -> anyhow::Result<ExitCode> {
-    let store = ctx.local_store()?;
+    let store = ctx.store(&[]).await?;
     match cmd {
         AppCmd::Create { name, json } => {
             anyhow::ensure!(!name.trim().is_empty(), "the app name must not be empty");

@@ -11,11 +11,12 @@ pub mod watch;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use qunfa_core::Store;
 use qunfa_server::Config;
 use qunfa_server::client::NimClient;
-use qunfa_store::{SqliteOptions, SqliteStore};
 
 pub struct Ctx {
     pub config_file: Option<PathBuf>,
@@ -36,14 +37,30 @@ impl Ctx {
         )
     }
 
-    /// The local store, opened directly (the app commands work beside a running server).
-    pub fn local_store(&self) -> anyhow::Result<SqliteStore> {
-        let cfg = self.config(&[])?;
-        let opts = SqliteOptions {
-            synchronous_full: cfg.storage.synchronous_full,
-        };
-        SqliteStore::open_dir(&cfg.data_dir, &opts).context("opening the data directory")
+    /// The configured store, opened directly (the app commands work beside running servers).
+    pub async fn store(&self, extra: &[(&str, toml::Value)]) -> anyhow::Result<Arc<dyn Store>> {
+        let cfg = self.config(extra)?;
+        Ok(open_store(&cfg).await?.store)
     }
+}
+
+/// Opens the store `cfg` names (`store.url`, or the data directory).
+pub async fn open_store(cfg: &Config) -> anyhow::Result<qunfa_store::Backend> {
+    let rl = &cfg.rate_limits;
+    let opts = qunfa_store::Options {
+        data_dir: cfg.data_dir.clone(),
+        synchronous_full: cfg.store.synchronous_full,
+        pool_size: cfg.store.pool_size.min(4),
+        curtime_window_secs: cfg.api.curtime_window_secs,
+        limits: qunfa_core::ratelimit::Limits {
+            default: rl.default,
+            batch: rl.batch,
+            broadcast: rl.broadcast,
+        },
+    };
+    qunfa_store::open(&cfg.store.url, &opts)
+        .await
+        .context("opening the store")
 }
 
 pub fn print_config(ctx: &Ctx, example: bool) -> anyhow::Result<ExitCode> {
@@ -92,7 +109,7 @@ impl Target {
                         cfg.data_dir.display()
                     );
                 }
-                let apps = ctx.local_store()?.list_apps().await?;
+                let apps = ctx.store(&[]).await?.list_apps().await?;
                 let app = apps.into_iter().find(|a| !a.disabled).context(
                     "no enabled app in the local data directory: run `qunfa app create NAME`",
                 )?;

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use qunfa_core::Store;
 use qunfa_core::audience;
+use qunfa_core::ids::{AppId, MsgId, Ordinal};
 use qunfa_core::store::StoreResult;
 use roaring::RoaringBitmap;
 
-type Cursors = HashMap<i64, HashMap<u32, i64>>;
-type Reads = HashMap<i64, HashMap<i64, RoaringBitmap>>;
+type Cursors = HashMap<AppId, HashMap<Ordinal, MsgId>>;
+type Reads = HashMap<AppId, HashMap<MsgId, RoaringBitmap>>;
 
 pub struct Tracker {
     store: Arc<dyn Store>,
@@ -32,19 +33,19 @@ impl Tracker {
         }
     }
 
-    pub fn ack(&self, app: i64, ordinal: u32, cursor: i64) {
+    pub fn ack(&self, app: AppId, ordinal: Ordinal, cursor: MsgId) {
         let mut c = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
         let slot = c.entry(app).or_default().entry(ordinal).or_insert(cursor);
         *slot = (*slot).max(cursor);
     }
 
-    pub fn read(&self, app: i64, msgid: i64, ordinal: u32) {
+    pub fn read(&self, app: AppId, msgid: MsgId, ordinal: Ordinal) {
         let mut r = self.reads.lock().unwrap_or_else(|e| e.into_inner());
         r.entry(app)
             .or_default()
             .entry(msgid)
             .or_default()
-            .insert(ordinal);
+            .insert(ordinal.0);
     }
 
     /// Writes everything reported so far.
@@ -53,7 +54,7 @@ impl Tracker {
         let cursors = std::mem::take(&mut *self.cursors.lock().unwrap_or_else(|e| e.into_inner()));
         let reads = std::mem::take(&mut *self.reads.lock().unwrap_or_else(|e| e.into_inner()));
         for (app, per) in cursors {
-            let list: Vec<(u32, i64)> = per.into_iter().collect();
+            let list: Vec<(Ordinal, MsgId)> = per.into_iter().collect();
             if let Err(e) = self.store.save_cursors(app, list.clone()).await {
                 // Put them back for the next flush rather than lose them.
                 for (o, c) in list {
@@ -63,7 +64,7 @@ impl Tracker {
             }
         }
         for (app, per) in reads {
-            let list: Vec<(i64, Vec<u8>)> =
+            let list: Vec<(MsgId, Vec<u8>)> =
                 per.iter().map(|(m, b)| (*m, audience::encode(b))).collect();
             if let Err(e) = self.store.add_reads(app, list).await {
                 let mut r = self.reads.lock().unwrap_or_else(|e| e.into_inner());

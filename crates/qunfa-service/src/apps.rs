@@ -1,10 +1,9 @@
-//! The apps (tenants) the server knows, cached for the auth path and re-read from the store
-//! periodically, so an app created or disabled by `qunfa app …` (another process on the same
-//! data directory) takes effect without a restart.
+//! The apps (tenants), cached for the auth path and re-read from the store periodically and on
+//! bus events, so an app created or disabled by `qunfa app …` (another process, or another
+//! node) takes effect without a restart.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use qunfa_core::Store;
 use qunfa_core::auth::App;
@@ -44,29 +43,14 @@ impl AppRegistry {
         Ok(Some(app))
     }
 
-    /// Replaces the cache with the store's current app table.
-    pub async fn reload(&self) -> StoreResult<()> {
+    /// Replaces the cache with the store's current app table; answers it.
+    pub async fn reload(&self) -> StoreResult<Vec<App>> {
         let apps = self.store.list_apps().await?;
         let map = apps
-            .into_iter()
-            .map(|a| (a.appkey.clone(), Arc::new(a)))
+            .iter()
+            .map(|a| (a.appkey.clone(), Arc::new(a.clone())))
             .collect();
         *self.by_key.write().unwrap_or_else(|e| e.into_inner()) = map;
-        Ok(())
-    }
-
-    /// Reloads every `every` until the returned task is aborted.
-    pub fn spawn_refresher(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
-        let this = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(e) = this.reload().await {
-                    tracing::warn!(error = %e, "app table reload failed");
-                }
-            }
-        })
+        Ok(apps)
     }
 }

@@ -1,85 +1,49 @@
-//! Who is online on this node, and fan-out to them.
+//! Who is online on this node, and the hand-over of frames to them.
 //!
-//! Sessions register per (app, account ordinal). A delivery is encoded once, then handed to
-//! every matching session's bounded queue with `try_send`: a full queue marks that session as
-//! too slow (it is closed and resyncs from the store); nobody waits for anybody.
+//! Sessions register per (app, account ordinal). A delivery is encoded once, then offered to
+//! every matching session's bounded queue: a full queue marks that session as too slow (it is
+//! closed and resyncs from the store); nobody waits for anybody.
 //!
-//! Fan-out runs on its own task fed by a channel, so a send request only pays for enqueueing
-//! the event, never for the fan-out. A large audience is walked in small chunks with a yield
-//! between them, so the woken session tasks run (and write) as the walk goes on instead of
-//! piling up: with one wake-up for all of 19,900 sessions at once, an API request's task waited
-//! behind all of them in the run queues (seconds, under sustained fan-out). Deliveries queued
-//! meanwhile are walked together, so a session gets them all in one wake-up and one write.
+//! The fan-out task (`fanout.rs`) calls [`Hub::deliver_batch`]. A large audience is walked in
+//! small chunks with a yield between them, so the woken session tasks run (and write) as the
+//! walk goes on instead of piling up: with one wake-up for all of 19,900 sessions at once, an
+//! API request's task waited behind all of them in the run queues (seconds, under sustained
+//! fan-out). Deliveries of one batch are walked together, so a session gets them all in one
+//! wake-up and one write.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
-use qunfa_core::message::Message;
+use qunfa_core::bus::Target;
+use qunfa_core::ids::{AppId, MsgId, Ordinal};
 use roaring::RoaringBitmap;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
-use crate::gateway::frames;
+use super::protocol::close;
 
 /// One frame for a session: its bytes, and the msgid it carries (for de-duplication at the
 /// sync-to-live hand-over; `None` for frames outside the msgid sequence, like receipts).
 #[derive(Clone, Debug)]
 pub struct Outbound {
-    pub msgid: Option<i64>,
+    pub msgid: Option<MsgId>,
     pub frame: Utf8Bytes,
-}
-
-/// Who a delivery is for.
-#[derive(Clone, Debug)]
-pub enum Target {
-    One(u32),
-    Audience(Arc<RoaringBitmap>),
 }
 
 #[derive(Clone, Debug)]
 pub struct Delivery {
-    pub app: i64,
+    pub app: AppId,
     pub target: Target,
     pub out: Outbound,
-}
-
-/// What travels from senders to the fan-out task.
-pub enum Published {
-    Ready(Delivery),
-    /// A committed message, encoded by the fan-out task (not by the store's writer thread,
-    /// which publishes these in commit order and must stay lean).
-    Message {
-        app: i64,
-        target: Target,
-        msg: Box<Message>,
-    },
-}
-
-impl Published {
-    fn into_delivery(self) -> Delivery {
-        match self {
-            Published::Ready(d) => d,
-            Published::Message { app, target, msg } => Delivery {
-                app,
-                target,
-                out: frames::message(&msg),
-            },
-        }
-    }
-}
-
-/// Why a session is being closed by the server.
-pub mod close {
-    pub const GOING_AWAY: u16 = 1001;
-    pub const KICKED: u16 = 4003;
-    pub const TOO_SLOW: u16 = 4008;
 }
 
 /// The hub's side of a session.
 pub struct SessionHandle {
     pub id: u64,
-    pub ordinal: u32,
+    pub ordinal: Ordinal,
+    /// The account's last kick when it logged in: only later kicks end this session.
+    kick_seq: AtomicI64,
     /// The bounded send queue. A plain `VecDeque` allocates nothing until the first frame
     /// (tokio's mpsc allocates a 32-slot block per channel up front: 1.6 KB per idle client).
     queue: Mutex<VecDeque<Outbound>>,
@@ -87,13 +51,13 @@ pub struct SessionHandle {
     ready: Notify,
     /// Non-zero: the close code the session must close with (and `kick_reason` for 4003).
     close_code: AtomicU16,
-    kick_reason: RwLock<Option<&'static str>>,
+    kick_reason: RwLock<Option<String>>,
     pub closing: Notify,
 }
 
 impl SessionHandle {
     /// Asks the session to close with `code`; the first reason wins.
-    pub fn close(&self, code: u16, kick_reason: Option<&'static str>) {
+    pub fn close(&self, code: u16, kick_reason: Option<String>) {
         if self
             .close_code
             .compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst)
@@ -108,8 +72,11 @@ impl SessionHandle {
         self.close_code.load(Ordering::SeqCst)
     }
 
-    pub fn kick_reason(&self) -> Option<&'static str> {
-        *self.kick_reason.read().unwrap_or_else(|e| e.into_inner())
+    pub fn kick_reason(&self) -> Option<String> {
+        self.kick_reason
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn offer(&self, out: &Outbound) -> bool {
@@ -164,41 +131,39 @@ type AppSessions = HashMap<u32, Vec<Arc<SessionHandle>>>;
 /// Sessions woken per step of a large fan-out. Small, because the yield between steps only
 /// resumes the fan-out at the worker's next park (every 61 polls, or once its queue is empty).
 const CHUNK: usize = 32;
-/// Most queued deliveries walked together.
-const MAX_BATCH: usize = 64;
-
 #[derive(Default)]
 pub struct Counters {
     pub deliveries: AtomicU64,
 }
 
 pub struct Hub {
-    apps: RwLock<HashMap<i64, AppSessions>>,
+    apps: RwLock<HashMap<AppId, AppSessions>>,
     next_id: AtomicU64,
     queue_frames: usize,
-    fanout: mpsc::UnboundedSender<Published>,
     pub counters: Counters,
 }
 
 impl Hub {
-    /// A hub and the receiver its fan-out task must drain (see [`Hub::run_fanout`]).
-    pub fn new(queue_frames: usize) -> (Arc<Hub>, mpsc::UnboundedReceiver<Published>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let hub = Hub {
+    pub fn new(queue_frames: usize) -> Hub {
+        Hub {
             apps: RwLock::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             queue_frames: queue_frames.max(1),
-            fanout: tx,
             counters: Counters::default(),
-        };
-        (Arc::new(hub), rx)
+        }
     }
 
     /// Registers a session; live deliveries start queueing at once.
-    pub fn register(&self, app: i64, ordinal: u32) -> (Arc<SessionHandle>, Inbox) {
+    pub fn register(
+        &self,
+        app: AppId,
+        ordinal: Ordinal,
+        kick_seq: i64,
+    ) -> (Arc<SessionHandle>, Inbox) {
         let handle = Arc::new(SessionHandle {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             ordinal,
+            kick_seq: AtomicI64::new(kick_seq),
             queue: Mutex::new(VecDeque::new()),
             capacity: self.queue_frames,
             ready: Notify::new(),
@@ -209,19 +174,19 @@ impl Hub {
         let mut apps = self.apps.write().unwrap_or_else(|e| e.into_inner());
         apps.entry(app)
             .or_default()
-            .entry(ordinal)
+            .entry(ordinal.0)
             .or_default()
             .push(handle.clone());
         (handle.clone(), Inbox(handle))
     }
 
-    pub fn unregister(&self, app: i64, handle: &SessionHandle) {
+    pub fn unregister(&self, app: AppId, handle: &SessionHandle) {
         let mut apps = self.apps.write().unwrap_or_else(|e| e.into_inner());
         if let Some(sessions) = apps.get_mut(&app) {
-            if let Some(list) = sessions.get_mut(&handle.ordinal) {
+            if let Some(list) = sessions.get_mut(&handle.ordinal.0) {
                 list.retain(|h| h.id != handle.id);
                 if list.is_empty() {
-                    sessions.remove(&handle.ordinal);
+                    sessions.remove(&handle.ordinal.0);
                 }
             }
             if sessions.is_empty() {
@@ -230,20 +195,21 @@ impl Hub {
         }
     }
 
-    /// Queues a delivery for the fan-out task (never blocks).
-    pub fn publish(&self, d: Delivery) {
-        // The receiver lives as long as the server; a send error only happens at shutdown.
-        let _ = self.fanout.send(Published::Ready(d));
+    /// Whether any session on this node could take a delivery to `target` (saves encoding a
+    /// frame nobody here would get).
+    pub fn may_reach(&self, app: AppId, target: &Target) -> bool {
+        let apps = self.apps.read().unwrap_or_else(|e| e.into_inner());
+        match (apps.get(&app), target) {
+            (None, _) => false,
+            (Some(s), Target::One(o)) => s.contains_key(&o.0),
+            (Some(s), Target::Audience(_)) => !s.is_empty(),
+        }
     }
 
-    /// Queues a committed message for live delivery. Call it in commit order (from the
-    /// store's commit hook): sessions then see msgids in increasing order.
-    pub fn publish_message(&self, app: i64, target: Target, msg: Message) {
-        let _ = self.fanout.send(Published::Message {
-            app,
-            target,
-            msg: Box::new(msg),
-        });
+    /// Sessions online on this node.
+    pub fn sessions(&self) -> usize {
+        let apps = self.apps.read().unwrap_or_else(|e| e.into_inner());
+        apps.values().flat_map(|s| s.values()).map(Vec::len).sum()
     }
 
     /// Hands one delivery to every matching session on this node.
@@ -255,7 +221,7 @@ impl Hub {
         let mut n = 0u64;
         match &d.target {
             Target::One(o) => {
-                for h in sessions.get(o).into_iter().flatten() {
+                for h in sessions.get(&o.0).into_iter().flatten() {
                     n += u64::from(h.offer(&d.out));
                 }
             }
@@ -281,25 +247,9 @@ impl Hub {
         self.counters.deliveries.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// The fan-out loop: drains published deliveries until the hub is dropped.
-    pub async fn run_fanout(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Published>) {
-        let mut batch = Vec::new();
-        while let Some(d) = rx.recv().await {
-            batch.push(d.into_delivery());
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(d) => batch.push(d.into_delivery()),
-                    Err(_) => break,
-                }
-            }
-            self.deliver_batch(&batch).await;
-            batch.clear();
-        }
-    }
-
     /// Delivers `batch` in order: consecutive large-audience deliveries are walked together
     /// over the app's sessions in chunks (yielding between chunks); the others one by one.
-    async fn deliver_batch(&self, batch: &[Delivery]) {
+    pub async fn deliver_batch(&self, batch: &[Delivery]) {
         let mut rest = batch;
         while let Some(first) = rest.first() {
             if !self.is_large(first) {
@@ -330,7 +280,7 @@ impl Hub {
 
     /// Offers `run` (audience deliveries of one app, in order) to each of the app's sessions,
     /// `CHUNK` sessions at a time.
-    async fn deliver_chunked(&self, app: i64, run: &[Delivery]) {
+    async fn deliver_chunked(&self, app: AppId, run: &[Delivery]) {
         // A snapshot: a session registered after it catches up from the store instead (it
         // registers before its catch-up query, and these messages are committed already).
         let sessions: Vec<Arc<SessionHandle>> = {
@@ -351,7 +301,7 @@ impl Hub {
         for chunk in sessions.chunks(CHUNK) {
             for h in chunk {
                 for (bits, out) in &targets {
-                    if bits.contains(h.ordinal) {
+                    if bits.contains(h.ordinal.0) {
                         // A full queue closes the session (it resyncs from its cursor): offering
                         // it the later messages could only open a gap before that cursor.
                         if !h.offer(out) {
@@ -366,16 +316,19 @@ impl Hub {
         self.counters.deliveries.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Closes every session of one account (blocked, or its token changed).
-    pub fn kick(&self, app: i64, ordinal: u32, reason: &'static str) {
+    /// Closes the sessions of one account (blocked, or its token changed) that logged in
+    /// before the kick at `seq`.
+    pub fn kick(&self, app: AppId, ordinal: Ordinal, seq: i64, reason: &str) {
         let apps = self.apps.read().unwrap_or_else(|e| e.into_inner());
         for h in apps
             .get(&app)
-            .and_then(|s| s.get(&ordinal))
+            .and_then(|s| s.get(&ordinal.0))
             .into_iter()
             .flatten()
         {
-            h.close(close::KICKED, Some(reason));
+            if h.kick_seq.load(Ordering::SeqCst) < seq {
+                h.close(close::KICKED, Some(reason.to_owned()));
+            }
         }
     }
 
@@ -385,5 +338,11 @@ impl Hub {
         for h in apps.values().flat_map(|s| s.values()).flatten() {
             h.close(close::GOING_AWAY, None);
         }
+    }
+}
+
+impl qunfa_service::LocalSessions for Hub {
+    fn kick(&self, app: AppId, ordinal: Ordinal, seq: i64, reason: &str) {
+        Hub::kick(self, app, ordinal, seq, reason);
     }
 }

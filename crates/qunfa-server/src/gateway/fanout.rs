@@ -1,0 +1,273 @@
+//! Live delivery on this node: the consumer of `Committed` events and of the store's heads.
+//!
+//! Per app it keeps the highest msgid it has handed to the hub. Messages go out in msgid
+//! order, each once. Events this node published carry their messages (with audiences
+//! decoded), so the usual case reads nothing. When msgids are missing below the highest one
+//! known (committed by another node, a lost event, or two events of this node that overtook
+//! each other) it reads them from the store: everything at or below a committed msgid is
+//! visible (the store's commit-order rule), so one read fills the gap for good. A gap next to
+//! messages of this node's own waits `REORDER_GRACE` first, since the missing ones are
+//! usually a few microseconds behind on their way here.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use qunfa_core::bus::{Live, Target};
+use qunfa_core::ids::{AppId, MsgId};
+use qunfa_core::message::Message;
+use qunfa_core::store::{AppHead, StoreResult};
+use qunfa_service::Services;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::hub::{Delivery, Hub};
+use super::protocol;
+
+/// How long a gap next to this node's own messages may wait to fill before the store is read.
+const REORDER_GRACE: Duration = Duration::from_millis(5);
+/// Messages read from the store per query while filling a gap.
+const PAGE: usize = 1000;
+/// Inputs taken per round: a round ends in one batch for the hub.
+const MAX_INPUTS: usize = 256;
+
+enum Input {
+    Committed {
+        app: AppId,
+        upto: MsgId,
+        live: Vec<Arc<Live>>,
+    },
+    Heads(Vec<AppHead>),
+}
+
+/// The fan-out task's inbox.
+#[derive(Clone)]
+pub struct Fanout {
+    tx: mpsc::UnboundedSender<Input>,
+}
+
+impl Fanout {
+    /// `app` committed up to `upto`; `live` are this node's own messages among them.
+    pub fn committed(&self, app: AppId, upto: MsgId, live: Vec<Arc<Live>>) {
+        // Fails only once the task has stopped (shutdown).
+        let _ = self.tx.send(Input::Committed { app, upto, live });
+    }
+
+    /// The store's heads, from a poll: whatever lies below them and was missed goes out now.
+    pub fn heads(&self, heads: Vec<AppHead>) {
+        let _ = self.tx.send(Input::Heads(heads));
+    }
+}
+
+struct Feed {
+    /// Everything up to here was handed to the hub (or was committed before this node
+    /// started: sessions catch up on that from the store).
+    delivered: MsgId,
+    /// The highest msgid known to be committed.
+    known: MsgId,
+    /// This node's messages above `delivered`, not yet handed over.
+    pending: BTreeMap<MsgId, Arc<Live>>,
+    /// Since when a gap next to `pending` waits to fill.
+    gap_since: Option<Instant>,
+}
+
+impl Feed {
+    fn at(head: MsgId) -> Feed {
+        Feed {
+            delivered: head,
+            known: head,
+            pending: BTreeMap::new(),
+            gap_since: None,
+        }
+    }
+}
+
+/// Starts the fan-out task. `heads` are the store's heads at start: what was committed
+/// before is the store's business (clients catch up on it), not this task's.
+pub fn spawn(
+    services: Arc<Services>,
+    hub: Arc<Hub>,
+    heads: Vec<AppHead>,
+) -> (Fanout, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let feeds = heads
+        .into_iter()
+        .map(|h| (h.app, Feed::at(h.last_msgid)))
+        .collect();
+    let task = FanoutTask {
+        services,
+        hub,
+        feeds,
+    };
+    (Fanout { tx }, tokio::spawn(task.run(rx)))
+}
+
+struct FanoutTask {
+    services: Arc<Services>,
+    hub: Arc<Hub>,
+    feeds: HashMap<AppId, Feed>,
+}
+
+impl FanoutTask {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Input>) {
+        loop {
+            let deadline = self
+                .feeds
+                .values()
+                .filter_map(|f| f.gap_since)
+                .min()
+                .map(|t| t + REORDER_GRACE);
+            let first = match deadline {
+                None => match rx.recv().await {
+                    Some(i) => Some(i),
+                    None => return,
+                },
+                Some(d) => match tokio::time::timeout_at(d, rx.recv()).await {
+                    Ok(Some(i)) => Some(i),
+                    Ok(None) => return,
+                    Err(_) => None,
+                },
+            };
+            if let Some(i) = first {
+                self.ingest(i);
+            }
+            for _ in 1..MAX_INPUTS {
+                match rx.try_recv() {
+                    Ok(i) => self.ingest(i),
+                    Err(_) => break,
+                }
+            }
+            let mut batch = Vec::new();
+            let apps: Vec<AppId> = self.feeds.keys().copied().collect();
+            for app in apps {
+                self.step(app, &mut batch).await;
+            }
+            if !batch.is_empty() {
+                self.hub.deliver_batch(&batch).await;
+            }
+        }
+    }
+
+    fn ingest(&mut self, input: Input) {
+        match input {
+            Input::Committed { app, upto, live } => {
+                // An app created after this node started: it had nothing before.
+                let feed = self.feeds.entry(app).or_insert_with(|| Feed::at(MsgId(0)));
+                feed.known = feed.known.max(upto);
+                for l in live {
+                    if l.message.msgid > feed.delivered {
+                        feed.pending.insert(l.message.msgid, l);
+                    }
+                }
+            }
+            Input::Heads(heads) => {
+                for h in heads {
+                    let feed = self
+                        .feeds
+                        .entry(h.app)
+                        .or_insert_with(|| Feed::at(MsgId(0)));
+                    feed.known = feed.known.max(h.last_msgid);
+                }
+            }
+        }
+    }
+
+    /// Hands over what is in order; fills a gap from the store when it is due.
+    async fn step(&mut self, app: AppId, batch: &mut Vec<Delivery>) {
+        let Some(feed) = self.feeds.get_mut(&app) else {
+            return;
+        };
+        while let Some(entry) = feed.pending.first_entry() {
+            if entry.key().0 != feed.delivered.0 + 1 {
+                break;
+            }
+            let live = entry.remove();
+            feed.delivered = live.message.msgid;
+            push(&self.hub, app, &live.message, &live.target, batch);
+        }
+        if feed.known <= feed.delivered {
+            feed.gap_since = None;
+            return;
+        }
+        if !feed.pending.is_empty() {
+            let since = *feed.gap_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < REORDER_GRACE {
+                return;
+            }
+        }
+        let services = self.services.clone();
+        let hub = self.hub.clone();
+        match fill(&services, &hub, app, feed, batch).await {
+            Ok(()) => feed.gap_since = None,
+            Err(e) => {
+                tracing::warn!(app = %app, error = %e, "reading missed messages failed; will retry");
+                feed.gap_since = Some(Instant::now());
+            }
+        }
+    }
+}
+
+/// Reads `(delivered, known]` from the store and hands it over in msgid order, using this
+/// node's own copies where it has them.
+async fn fill(
+    services: &Services,
+    hub: &Hub,
+    app: AppId,
+    feed: &mut Feed,
+    batch: &mut Vec<Delivery>,
+) -> StoreResult<()> {
+    while feed.delivered < feed.known {
+        let rows = services
+            .store
+            .messages_between(app, feed.delivered, feed.known, PAGE)
+            .await?;
+        let Some(last) = rows.last().map(|m| m.msgid) else {
+            break;
+        };
+        for m in rows {
+            if let Some(live) = feed.pending.remove(&m.msgid) {
+                push(hub, app, &live.message, &live.target, batch);
+                continue;
+            }
+            // Recalled or deleted meanwhile: a later recall or nothing is what clients need.
+            if m.antispam || m.deleted || m.recalled_ms.is_some() {
+                continue;
+            }
+            if let Some(target) = target_of(services, app, &m).await? {
+                push(hub, app, &m, &target, batch);
+            }
+        }
+        feed.delivered = last;
+    }
+    feed.delivered = feed.known;
+    let delivered = feed.delivered;
+    feed.pending.retain(|id, _| *id > delivered);
+    Ok(())
+}
+
+/// Who a message read from the store is for.
+async fn target_of(services: &Services, app: AppId, m: &Message) -> StoreResult<Option<Target>> {
+    if let Some(o) = m.to_ordinal {
+        return Ok(Some(Target::One(o)));
+    }
+    let Some(hash) = m.audience_hash else {
+        return Ok(None);
+    };
+    let bits = services
+        .audiences
+        .by_hash(services.store.as_ref(), app, hash)
+        .await?;
+    Ok(bits.map(Target::Audience))
+}
+
+/// Adds a delivery to the batch, encoding the frame only if someone here can take it.
+fn push(hub: &Hub, app: AppId, m: &Message, target: &Target, batch: &mut Vec<Delivery>) {
+    if m.antispam || !hub.may_reach(app, target) {
+        return;
+    }
+    batch.push(Delivery {
+        app,
+        target: target.clone(),
+        out: protocol::message(m),
+    });
+}

@@ -1,0 +1,44 @@
+use qunfa_core::audience;
+use qunfa_core::ids::{MsgId, Ordinal};
+use qunfa_core::store::Store;
+
+use super::acc;
+
+pub async fn cursors_and_readers_are_kept_compactly(s: &dyn Store) {
+    let app = s.create_app("a").await.unwrap().id;
+    s.create_accounts(
+        app,
+        vec![
+            acc("u0", None, None),
+            acc("u1", None, None),
+            acc("u2", None, None),
+        ],
+    )
+    .await
+    .unwrap();
+    let o = Ordinal;
+    let m = MsgId;
+    s.save_cursors(app, vec![(o(0), m(10)), (o(1), m(5))])
+        .await
+        .unwrap();
+    s.save_cursors(app, vec![(o(0), m(7)), (o(2), m(12))])
+        .await
+        .unwrap();
+    let mut d = s.delivered(app, m(8)).await.unwrap();
+    d.sort();
+    assert_eq!(d, [o(0), o(2)], "a lower cursor never moves one back");
+    assert_eq!(
+        s.delivered(app, m(13)).await.unwrap(),
+        Vec::<Ordinal>::new()
+    );
+    assert_eq!(s.readers(app, m(10)).await.unwrap(), None);
+    let bits = |v: &[u32]| audience::encode(&v.iter().copied().collect());
+    s.add_reads(app, vec![(m(10), bits(&[0]))]).await.unwrap();
+    s.add_reads(app, vec![(m(10), bits(&[2])), (m(11), bits(&[1]))])
+        .await
+        .unwrap();
+    let r = audience::decode(&s.readers(app, m(10)).await.unwrap().unwrap()).unwrap();
+    assert_eq!(r.iter().collect::<Vec<_>>(), [0, 2]);
+    let r = audience::decode(&s.readers(app, m(11)).await.unwrap().unwrap()).unwrap();
+    assert_eq!(r.iter().collect::<Vec<_>>(), [1]);
+}
