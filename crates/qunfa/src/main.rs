@@ -20,20 +20,27 @@ struct Cli {
     /// Data directory (overrides the config's `data_dir`).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Store URL: postgres://USER@HOST/DB (overrides `store.url`; default: SQLite in the data
+    /// directory).
+    #[arg(long, global = true, value_name = "URL")]
+    store: Option<String>,
+    /// Bus URL: nats://HOST:PORT (overrides `bus.url`; default: in-process).
+    #[arg(long, global = true, value_name = "URL")]
+    bus: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server (embedded SQLite in the data directory).
+    /// Run the server (embedded SQLite in the data directory, or --store / --bus for many nodes).
     Serve(cmd::serve::Args),
     /// Print the effective configuration (or, with --example, the documented example file).
     Config {
         #[arg(long)]
         example: bool,
     },
-    /// Manage apps (tenants) in the local data directory; works while a server runs.
+    /// Manage apps (tenants) in the store (the data directory, or --store); works while servers run.
     #[command(subcommand)]
     App(cmd::app::AppCmd),
     /// Sign and send one API call, print the JSON answer (exit 1 unless code 200).
@@ -63,6 +70,8 @@ fn main() -> ExitCode {
     let ctx = cmd::Ctx {
         config_file: cli.config,
         data_dir: cli.data_dir,
+        store: cli.store,
+        bus: cli.bus,
     };
     let result = runtime.block_on(async move {
         match cli.command {

@@ -21,6 +21,8 @@ use qunfa_server::client::NimClient;
 pub struct Ctx {
     pub config_file: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
+    pub store: Option<String>,
+    pub bus: Option<String>,
 }
 
 impl Ctx {
@@ -29,6 +31,12 @@ impl Ctx {
         let mut flags: Vec<(&str, toml::Value)> = extra.to_vec();
         if let Some(d) = &self.data_dir {
             flags.push(("data_dir", toml::Value::String(d.display().to_string())));
+        }
+        if let Some(u) = &self.store {
+            flags.push(("store.url", toml::Value::String(u.clone())));
+        }
+        if let Some(u) = &self.bus {
+            flags.push(("bus.url", toml::Value::String(u.clone())));
         }
         Config::load(
             self.config_file.as_deref(),
@@ -102,7 +110,7 @@ impl Target {
             }
             (None, None) => {
                 let db = cfg.data_dir.join(qunfa_store::sqlite::DB_FILE);
-                if !db.exists() {
+                if cfg.store.url.trim().is_empty() && !db.exists() {
                     anyhow::bail!(
                         "no credentials: set QUNFA_APPKEY and QUNFA_APPSECRET, or run from the directory \
                          holding the server's data dir ({})",
@@ -110,9 +118,10 @@ impl Target {
                     );
                 }
                 let apps = ctx.store(&[]).await?.list_apps().await?;
-                let app = apps.into_iter().find(|a| !a.disabled).context(
-                    "no enabled app in the local data directory: run `qunfa app create NAME`",
-                )?;
+                let app = apps
+                    .into_iter()
+                    .find(|a| !a.disabled)
+                    .context("no enabled app in the store: run `qunfa app create NAME`")?;
                 (app.appkey, app.secret)
             }
         };

@@ -46,7 +46,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<ExitCode> {
             app.appkey, app.secret
         );
     }
-    tracing::info!(listen = %addr, data_dir = %cfg.data_dir.display(), "qunfa listening");
+    let bus = if cfg.bus.url.trim().is_empty() {
+        "in-process".to_owned()
+    } else {
+        cfg.bus.url.clone()
+    };
+    tracing::info!(listen = %addr, store = %server.store_describe, bus = %bus, "qunfa listening");
     qunfa_server::run(listener, server.clone(), shutdown_signal()).await?;
     tracing::info!("qunfa stopped");
     Ok(ExitCode::SUCCESS)
