@@ -15,13 +15,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use qunfa_server::client::NimClient;
@@ -30,7 +30,23 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-const BIN: &str = env!("CARGO_BIN_EXE_qunfa");
+use support::{Opts, PgSchema, Serve as Server};
+
+/// Where the server under test keeps its data.
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+fn start(dir: &Path, backend: Backend, pg: &PgSchema) -> Server {
+    Server::start(Opts {
+        dir: dir.to_owned(),
+        store: matches!(backend, Backend::Postgres).then(|| pg.url.clone()),
+        ..Opts::default()
+    })
+}
+
 const ACCOUNTS: usize = 20;
 /// Accounts with a live WebSocket during the load.
 const LIVE: usize = 4;
@@ -43,111 +59,6 @@ fn accid(i: usize) -> String {
 
 fn token(i: usize) -> String {
     format!("token-{i:02}")
-}
-
-/// Drops ANSI escape sequences (`ESC [ … final byte`).
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\u{1b}' {
-            out.push(c);
-        } else if chars.next() == Some('[') {
-            for c in chars.by_ref() {
-                if ('\u{40}'..='\u{7e}').contains(&c) {
-                    break;
-                }
-            }
-        }
-    }
-    out
-}
-
-/// A running `qunfa serve`, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    /// AppKey and AppSecret, printed on the first start only.
-    app: Option<(String, String)>,
-}
-
-impl Server {
-    fn start(dir: &Path) -> Server {
-        let mut cmd = Command::new(BIN);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("QUNFA_") {
-                cmd.env_remove(&key);
-            }
-        }
-        let child = cmd
-            .current_dir(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("NO_COLOR", "1")
-            .env("QUNFA_RATE_LIMITS__ENABLED", "false")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawning qunfa serve");
-        // Owned by a `Server` from here on, so a failed start still kills and reaps it.
-        let mut server = Server {
-            child,
-            url: String::new(),
-            app: None,
-        };
-        let out = server.child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(strip_ansi(&line)).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + WAIT;
-        let (mut key, mut secret) = (None, None);
-        loop {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("qunfa serve logs its listen address");
-            let t = line.trim();
-            if let Some(v) = t.strip_prefix("AppKey:") {
-                key = Some(v.trim().to_owned());
-            } else if let Some(v) = t.strip_prefix("AppSecret:") {
-                secret = Some(v.trim().to_owned());
-            } else if let Some(addr) = line
-                .contains("qunfa listening")
-                .then(|| {
-                    line.split_whitespace()
-                        .find_map(|w| w.strip_prefix("listen="))
-                })
-                .flatten()
-            {
-                // Keep draining stdout so the server never blocks on a full pipe.
-                std::thread::spawn(move || while rx.recv().is_ok() {});
-                server.url = format!("http://{addr}");
-                server.app = key.zip(secret);
-                return server;
-            }
-        }
-    }
-
-    fn kill9(&mut self) {
-        let status = Command::new("kill")
-            .args(["-KILL", &self.child.id().to_string()])
-            .status()
-            .expect("running kill");
-        assert!(status.success());
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -278,8 +189,8 @@ fn increasing(list: &[(i64, String)]) -> bool {
 }
 
 /// Accounts created, live clients logged in: the server, its app, and the live clients' frames.
-async fn setup(dir: &Path) -> (Server, NimClient, String, Vec<Live>) {
-    let server = Server::start(dir);
+async fn setup(dir: &Path, backend: Backend, pg: &PgSchema) -> (Server, NimClient, String, Vec<Live>) {
+    let server = start(dir, backend, pg);
     let (appkey, secret) = server.app.clone().expect("the first start prints the app");
     let nim = NimClient::new(&server.url, &appkey, &secret);
     for i in 0..ACCOUNTS {
@@ -304,8 +215,18 @@ type Live = (Arc<Mutex<Vec<(i64, String)>>>, tokio::task::JoinHandle<()>);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_delivery_is_in_msgid_order() {
+    in_msgid_order(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_delivery_is_in_msgid_order_on_postgres() {
+    in_msgid_order(Backend::Postgres).await;
+}
+
+async fn in_msgid_order(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (server, nim, _, live) = setup(dir.path()).await;
+    let pg = PgSchema::new();
+    let (server, nim, _, live) = setup(dir.path(), backend, &pg).await;
     let stop = Arc::new(AtomicBool::new(false));
     let senders: Vec<_> = (0..SENDERS as u64)
         .map(|seed| tokio::spawn(load(nim.clone(), seed + 1, stop.clone())))
@@ -335,9 +256,19 @@ async fn live_delivery_is_in_msgid_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_load_loses_nothing_acknowledged() {
+    kill_9_mid_load(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_load_loses_nothing_acknowledged_on_postgres() {
+    kill_9_mid_load(Backend::Postgres).await;
+}
+
+async fn kill_9_mid_load(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
+    let pg = PgSchema::new();
     // Live clients are logged in before any message exists.
-    let (mut server, nim, appkey, mut live) = setup(dir.path()).await;
+    let (mut server, nim, appkey, mut live) = setup(dir.path(), backend, &pg).await;
 
     // The load, killed in its middle.
     let stop = Arc::new(AtomicBool::new(false));
@@ -365,7 +296,7 @@ async fn kill_9_mid_load_loses_nothing_acknowledged() {
 
     // Restart on the same data directory; the live clients come back with their last cursor,
     // and every account also replays everything from cursor 0 (the store's view).
-    let server = Server::start(dir.path());
+    let server = start(dir.path(), backend, &pg);
     assert!(
         server.app.is_none(),
         "a restart must not create another app"
