@@ -5,6 +5,7 @@
 #[cfg(feature = "testsuite")]
 pub mod conformance;
 pub mod sqlite;
+pub mod transfer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,6 +34,10 @@ pub struct Options {
 /// An opened backend.
 pub struct Backend {
     pub store: Arc<dyn Store>,
+    /// The same backend read as a migration source, if it can be.
+    pub source: Option<Arc<dyn transfer::Source>>,
+    /// The same backend written as a migration target, if it can be.
+    pub sink: Option<Arc<dyn transfer::Sink>>,
     /// The replay window and rate limits, when the backend shares them across nodes
     /// (`None`: one node keeps them in memory).
     pub admission: Option<Arc<dyn Admission>>,
@@ -49,24 +54,25 @@ pub async fn open(url: &str, opts: &Options) -> StoreResult<Backend> {
     let sqlite = SqliteOptions {
         synchronous_full: opts.synchronous_full,
     };
+    let embedded = |store: SqliteStore, dir: Option<PathBuf>| {
+        let store = Arc::new(store);
+        Backend {
+            describe: format!("sqlite {}", store.path().display()),
+            source: Some(store.clone()),
+            sink: None,
+            store,
+            admission: None,
+            embedded: dir,
+        }
+    };
     if url.is_empty() {
         let store = SqliteStore::open_dir(&opts.data_dir, &sqlite)?;
-        return Ok(Backend {
-            describe: format!("sqlite {}", store.path().display()),
-            store: Arc::new(store),
-            admission: None,
-            embedded: Some(opts.data_dir.clone()),
-        });
+        return Ok(embedded(store, Some(opts.data_dir.clone())));
     }
     if let Some(path) = url.strip_prefix("sqlite:") {
         let path = PathBuf::from(path.trim_start_matches("//"));
         let store = SqliteStore::open(&path, &sqlite)?;
-        return Ok(Backend {
-            describe: format!("sqlite {}", path.display()),
-            store: Arc::new(store),
-            admission: None,
-            embedded: path.parent().map(|p| p.to_owned()),
-        });
+        return Ok(embedded(store, path.parent().map(|p| p.to_owned())));
     }
     Err(StoreError::Internal(format!(
         "store.url {url:?}: expected empty (embedded SQLite), sqlite:PATH or postgres://USER@HOST/DB"

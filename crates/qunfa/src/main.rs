@@ -48,6 +48,8 @@ enum Command {
     /// Import users, areas or enterprise types from CSV through the API.
     #[command(subcommand)]
     Import(cmd::import::ImportCmd),
+    /// Copy this data directory's embedded database into PostgreSQL (ids kept; safe to re-run).
+    Migrate(cmd::migrate::Args),
     /// Log in to the WebSocket gateway as an account and print what it receives.
     Watch(cmd::watch::Args),
     /// Benchmarks and their data.
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
             Command::Call(args) => cmd::call::run(&ctx, args).await,
             Command::Import(c) => cmd::import::run(&ctx, c).await,
             Command::Watch(args) => cmd::watch::run(&ctx, args).await,
+            Command::Migrate(args) => cmd::migrate::run(&ctx, args).await,
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
         }
     });

@@ -189,7 +189,11 @@ fn increasing(list: &[(i64, String)]) -> bool {
 }
 
 /// Accounts created, live clients logged in: the server, its app, and the live clients' frames.
-async fn setup(dir: &Path, backend: Backend, pg: &PgSchema) -> (Server, NimClient, String, Vec<Live>) {
+async fn setup(
+    dir: &Path,
+    backend: Backend,
+    pg: &PgSchema,
+) -> (Server, NimClient, String, Vec<Live>) {
     let server = start(dir, backend, pg);
     let (appkey, secret) = server.app.clone().expect("the first start prints the app");
     let nim = NimClient::new(&server.url, &appkey, &secret);

@@ -51,7 +51,11 @@ fn cluster(pg: &PgSchema, nats: &Nats) -> Cluster {
             .collect(),
     );
     let printed: Vec<_> = nodes.iter().filter_map(|n| n.app.clone()).collect();
-    assert_eq!(printed.len(), 1, "exactly one node bootstraps the first app");
+    assert_eq!(
+        printed.len(),
+        1,
+        "exactly one node bootstraps the first app"
+    );
     let (appkey, secret) = printed[0].clone();
     let nim = nodes
         .iter()
@@ -99,7 +103,12 @@ fn watch(mut c: Client) -> Watch {
 
 impl Watch {
     fn msgids(&self) -> Vec<i64> {
-        self.frames.lock().unwrap().iter().filter_map(msgid).collect()
+        self.frames
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(msgid)
+            .collect()
     }
 
     /// Waits until `pred` holds over the frames so far (or fails after `within`).
@@ -138,17 +147,42 @@ async fn nodes_share_accounts_messages_keywords_kicks_and_replays() {
 
     // Dictionaries and accounts through A.
     ok(a, "dic/createArea", &[("areaid", "37"), ("name", "山东")]).await;
-    ok(a, "dic/createArea", &[("areaid", "3701"), ("name", "济南"), ("parentid", "37")]).await;
+    ok(
+        a,
+        "dic/createArea",
+        &[("areaid", "3701"), ("name", "济南"), ("parentid", "37")],
+    )
+    .await;
     ok(a, "dic/createArea", &[("areaid", "44"), ("name", "广东")]).await;
-    for (accid, area) in [("u0", "3701"), ("u1", "3701"), ("u2", "37"), ("u3", "44"), ("u4", "44"), ("u5", "")] {
-        ok(a, "user/create", &[("accid", accid), ("token", &token(accid)), ("areaid", area)]).await;
+    for (accid, area) in [
+        ("u0", "3701"),
+        ("u1", "3701"),
+        ("u2", "37"),
+        ("u3", "44"),
+        ("u4", "44"),
+        ("u5", ""),
+    ] {
+        ok(
+            a,
+            "user/create",
+            &[("accid", accid), ("token", &token(accid)), ("areaid", area)],
+        )
+        .await;
     }
     // Right after A's 200, B and C count the new accounts in.
     let n = ok(b, "msg/previewAudience", &[("areaid", "37")]).await;
     assert_eq!(n["data"]["recipients"], 3, "{n}");
-    ok(a, "user/create", &[("accid", "u6"), ("token", &token("u6")), ("areaid", "3701")]).await;
+    ok(
+        a,
+        "user/create",
+        &[("accid", "u6"), ("token", &token("u6")), ("areaid", "3701")],
+    )
+    .await;
     let n = ok(c, "msg/previewAudience", &[("areaid", "37")]).await;
-    assert_eq!(n["data"]["recipients"], 4, "an account created through A is in C's audience at once: {n}");
+    assert_eq!(
+        n["data"]["recipients"], 4,
+        "an account created through A is in C's audience at once: {n}"
+    );
 
     // Clients spread over the nodes.
     let (u0, _) = login(&cl.nodes[1], &cl.appkey, "u0", 0).await;
@@ -163,13 +197,27 @@ async fn nodes_share_accounts_messages_keywords_kicks_and_replays() {
     for i in 0..20 {
         let body = json!({"msg": format!("p2p {i}")}).to_string();
         let t0 = Instant::now();
-        let v = ok(a, "msg/sendMsg", &send_params(&body, &[("from", "u5"), ("ope", "0"), ("to", "u0")])).await;
+        let v = ok(
+            a,
+            "msg/sendMsg",
+            &send_params(&body, &[("from", "u5"), ("ope", "0"), ("to", "u0")]),
+        )
+        .await;
         let id = v["data"]["msgid"].as_i64().unwrap();
         sent.push(id);
-        w0.until(Duration::from_secs(5), "p2p through A reaches u0 on B", |f| f.iter().filter_map(msgid).any(|m| m == id)).await;
+        w0.until(
+            Duration::from_secs(5),
+            "p2p through A reaches u0 on B",
+            |f| f.iter().filter_map(msgid).any(|m| m == id),
+        )
+        .await;
         latencies.push(t0.elapsed());
     }
-    assert_eq!(w0.msgids(), sent, "u0 got every message once, in msgid order");
+    assert_eq!(
+        w0.msgids(),
+        sent,
+        "u0 got every message once, in msgid order"
+    );
     latencies.sort();
     eprintln!(
         "cross-node send→frame at light load: p50 {:?}, max {:?} (20 sends)",
@@ -179,18 +227,37 @@ async fn nodes_share_accounts_messages_keywords_kicks_and_replays() {
 
     // A targeted send through C reaches exactly its audience, on every node.
     let body = json!({"msg": "济南的朋友们好"}).to_string();
-    let t = ok(c, "msg/sendMsgToAll", &send_params(&body, &[("areaid", "3701")])).await;
+    let t = ok(
+        c,
+        "msg/sendMsgToAll",
+        &send_params(&body, &[("areaid", "3701")]),
+    )
+    .await;
     let tid = t["data"]["msgid"].as_i64().unwrap();
     assert_eq!(t["data"]["recipients"], 3, "{t}");
     let body = json!({"msg": "广东的朋友们好"}).to_string();
-    let m = ok(b, "msg/sendMsgToAll", &send_params(&body, &[("areaid", "44")])).await;
+    let m = ok(
+        b,
+        "msg/sendMsgToAll",
+        &send_params(&body, &[("areaid", "44")]),
+    )
+    .await;
     let mid = m["data"]["msgid"].as_i64().unwrap();
     for w in [&w0, &w1] {
-        w.until(Duration::from_secs(5), "the Jinan send", |f| f.iter().filter_map(msgid).any(|x| x == tid)).await;
+        w.until(Duration::from_secs(5), "the Jinan send", |f| {
+            f.iter().filter_map(msgid).any(|x| x == tid)
+        })
+        .await;
     }
     for w in [&w3, &w4] {
-        w.until(Duration::from_secs(5), "the Guangdong send", |f| f.iter().filter_map(msgid).any(|x| x == mid)).await;
-        assert!(!w.msgids().contains(&tid), "a Guangdong account got the Jinan send");
+        w.until(Duration::from_secs(5), "the Guangdong send", |f| {
+            f.iter().filter_map(msgid).any(|x| x == mid)
+        })
+        .await;
+        assert!(
+            !w.msgids().contains(&tid),
+            "a Guangdong account got the Jinan send"
+        );
     }
     assert!(!w0.msgids().contains(&mid) && !w1.msgids().contains(&mid));
 
@@ -198,9 +265,15 @@ async fn nodes_share_accounts_messages_keywords_kicks_and_replays() {
     let body = serde_urlencoded::to_string([("accids", "[\"u0\"]")]).unwrap();
     let headers = a.sign();
     let ct = "application/x-www-form-urlencoded;charset=utf-8";
-    let first = a.send("user/getUinfos", &headers, ct, body.clone().into_bytes()).await.unwrap();
+    let first = a
+        .send("user/getUinfos", &headers, ct, body.clone().into_bytes())
+        .await
+        .unwrap();
     assert_eq!(first["code"], 200, "{first}");
-    let again = b.send("user/getUinfos", &headers, ct, body.into_bytes()).await.unwrap();
+    let again = b
+        .send("user/getUinfos", &headers, ct, body.into_bytes())
+        .await
+        .unwrap();
     assert_eq!(again, json!({"code": 431, "desc": "repeated request"}));
 
     // A keyword list set through A holds on B within a second.
@@ -208,11 +281,19 @@ async fn nodes_share_accounts_messages_keywords_kicks_and_replays() {
     let body = json!({"msg": "网上赌博"}).to_string();
     let deadline = Instant::now() + Duration::from_secs(1);
     loop {
-        let v = ok(b, "msg/sendMsg", &send_params(&body, &[("from", "u5"), ("ope", "0"), ("to", "u6")])).await;
+        let v = ok(
+            b,
+            "msg/sendMsg",
+            &send_params(&body, &[("from", "u5"), ("ope", "0"), ("to", "u6")]),
+        )
+        .await;
         if v["data"]["antispam"] == true {
             break;
         }
-        assert!(Instant::now() < deadline, "B did not filter within 1 s: {v}");
+        assert!(
+            Instant::now() < deadline,
+            "B did not filter within 1 s: {v}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -220,7 +301,8 @@ async fn nodes_share_accounts_messages_keywords_kicks_and_replays() {
     let t0 = Instant::now();
     ok(a, "user/block", &[("accid", "u4"), ("needkick", "true")]).await;
     w4.until(Duration::from_secs(1), "u4 kicked on B", |f| {
-        f.iter().any(|x| x["op"] == "kick") && f.iter().any(|x| x["op"] == "close" && x["code"] == 4003)
+        f.iter().any(|x| x["op"] == "kick")
+            && f.iter().any(|x| x["op"] == "close" && x["code"] == 4003)
     })
     .await;
     eprintln!("kick across nodes: {:?}", t0.elapsed());
@@ -231,11 +313,18 @@ async fn nodes_share_accounts_messages_keywords_kicks_and_replays() {
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for nim in &cl.nim {
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
-            let v = nim.call("user/getUinfos", &[("accids", "[]")]).await.unwrap();
+            let v = nim
+                .call("user/getUinfos", &[("accids", "[]")])
+                .await
+                .unwrap();
             if v == json!({"code": 403, "desc": "app is forbidden"}) {
                 break;
             }
@@ -272,11 +361,23 @@ async fn load(nim: NimClient, seed: usize, stop: Arc<AtomicBool>) -> BTreeMap<St
         let (endpoint, params, to): (&str, Vec<(&str, String)>, BTreeSet<usize>) = if n % 2 == 0 {
             let to = (seed + n) % ACCOUNTS;
             let from = (to + 1) % ACCOUNTS;
-            ("msg/sendMsg", vec![("from", accid(from)), ("ope", "0".into()), ("to", accid(to))], BTreeSet::from([to]))
+            (
+                "msg/sendMsg",
+                vec![
+                    ("from", accid(from)),
+                    ("ope", "0".into()),
+                    ("to", accid(to)),
+                ],
+                BTreeSet::from([to]),
+            )
         } else {
             let to: BTreeSet<usize> = (0..ACCOUNTS).filter(|i| (i + n) % 3 != 0).collect();
             let list: Vec<String> = to.iter().map(|&i| accid(i)).collect();
-            ("msg/sendMsgToAll", vec![("toAccids", serde_json::to_string(&list).unwrap())], to)
+            (
+                "msg/sendMsgToAll",
+                vec![("toAccids", serde_json::to_string(&list).unwrap())],
+                to,
+            )
         };
         let mut params = params;
         params.push(("type", "0".into()));
@@ -300,7 +401,12 @@ async fn a_killed_node_and_a_restarted_nats_lose_nothing() {
     let mut nats = Nats::start();
     let mut cl = cluster(&pg, &nats);
     for i in 0..ACCOUNTS {
-        ok(&cl.nim[0], "user/create", &[("accid", &accid(i)), ("token", &token(&accid(i)))]).await;
+        ok(
+            &cl.nim[0],
+            "user/create",
+            &[("accid", &accid(i)), ("token", &token(&accid(i)))],
+        )
+        .await;
     }
     // Half the clients on B (node 1), half on C (node 2); the load goes through A and C.
     let mut watches = Vec::new();
@@ -321,12 +427,19 @@ async fn a_killed_node_and_a_restarted_nats_lose_nothing() {
     cl.nodes[1].kill9();
     let mut views: Vec<Vec<i64>> = vec![Vec::new(); ACCOUNTS];
     for (i, w) in watches.iter_mut().enumerate().take(ACCOUNTS / 2) {
-        tokio::time::timeout(support::WAIT, &mut w.task).await.expect("connection ends with its node").unwrap();
+        tokio::time::timeout(support::WAIT, &mut w.task)
+            .await
+            .expect("connection ends with its node")
+            .unwrap();
         let before = w.msgids();
         let cursor = before.last().copied().unwrap_or(0);
         let (c, caught_up) = login(&cl.nodes[2], &cl.appkey, &accid(i), cursor).await;
         let after: Vec<i64> = caught_up.iter().filter_map(msgid).collect();
-        assert!(after.iter().all(|m| *m > cursor), "{}: catch-up at or below its cursor", accid(i));
+        assert!(
+            after.iter().all(|m| *m > cursor),
+            "{}: catch-up at or below its cursor",
+            accid(i)
+        );
         views[i] = before.into_iter().chain(after).collect();
         *w = watch(c);
     }
@@ -347,12 +460,23 @@ async fn a_killed_node_and_a_restarted_nats_lose_nothing() {
     for i in 0..ACCOUNTS {
         let live = watches[i].msgids();
         let view: Vec<i64> = views[i].iter().copied().chain(live).collect();
-        assert!(view.windows(2).all(|w| w[0] < w[1]), "{}: out of order or doubled: {view:?}", accid(i));
+        assert!(
+            view.windows(2).all(|w| w[0] < w[1]),
+            "{}: out of order or doubled: {view:?}",
+            accid(i)
+        );
         for (key, a) in &attempts {
             if let (Some(id), true) = (a.acked, a.to.contains(&i)) {
-                assert!(view.contains(&id), "{}: acknowledged {key} (msgid {id}) never arrived", accid(i));
+                assert!(
+                    view.contains(&id),
+                    "{}: acknowledged {key} (msgid {id}) never arrived",
+                    accid(i)
+                );
             }
         }
     }
-    eprintln!("multi-node crash: {} sends, {acked} acknowledged, node B killed, NATS restarted", attempts.len());
+    eprintln!(
+        "multi-node crash: {} sends, {acked} acknowledged, node B killed, NATS restarted",
+        attempts.len()
+    );
 }

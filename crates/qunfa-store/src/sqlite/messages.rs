@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::SqliteStore;
 use super::conn::internal;
 
-const COLS: &str = "msgid, timetag, kind, from_accid, to_accid, msg_type, body, ext, extra, msgidclient, \
+pub(super) const COLS: &str = "msgid, timetag, kind, from_accid, to_accid, msg_type, body, ext, extra, msgidclient, \
                     antispam, mark_read, recipients, selection, offline, expire_ms, ref_msgid, recalled_ms, deleted, \
                     to_ordinal, audience_hash";
 
@@ -20,7 +20,7 @@ fn hash32(v: Option<Vec<u8>>) -> Option<[u8; 32]> {
     v.and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+pub(super) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
         msgid: MsgId(r.get(0)?),
         timetag: r.get(1)?,

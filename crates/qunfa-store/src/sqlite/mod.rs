@@ -8,6 +8,7 @@ mod conn;
 mod delivery;
 mod dict;
 mod messages;
+mod transfer;
 mod words;
 
 use std::path::{Path, PathBuf};

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod bench_ws;
 pub mod call;
 pub mod import;
+pub mod migrate;
 pub mod serve;
 pub mod watch;
 

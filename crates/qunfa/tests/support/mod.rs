@@ -103,7 +103,10 @@ impl Serve {
                 Ok(l) => l,
                 Err(e) => {
                     let _ = child.kill();
-                    panic!("qunfa serve did not start ({e}); stdout:\n{}", log.join("\n"));
+                    panic!(
+                        "qunfa serve did not start ({e}); stdout:\n{}",
+                        log.join("\n")
+                    );
                 }
             };
             log.push(line.clone());
@@ -114,7 +117,10 @@ impl Serve {
                 secret = Some(v.trim().to_owned());
             } else if let Some(addr) = line
                 .contains("qunfa listening")
-                .then(|| line.split_whitespace().find_map(|w| w.strip_prefix("listen=")))
+                .then(|| {
+                    line.split_whitespace()
+                        .find_map(|w| w.strip_prefix("listen="))
+                })
                 .flatten()
             {
                 let url = format!("http://{addr}");
@@ -276,7 +282,9 @@ impl Drop for PgSchema {
                 .build()
                 .unwrap();
             rt.block_on(async {
-                if let Ok((client, conn)) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await {
+                if let Ok((client, conn)) =
+                    tokio_postgres::connect(&base, tokio_postgres::NoTls).await
+                {
                     tokio::spawn(conn);
                     let _ = client
                         .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
