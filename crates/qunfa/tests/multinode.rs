@@ -358,27 +358,30 @@ async fn load(nim: NimClient, seed: usize, stop: Arc<AtomicBool>) -> BTreeMap<St
         n += 1;
         let key = format!("k{seed}-{n}");
         let body = json!({"msg": key}).to_string();
-        let (endpoint, params, to): (&str, Vec<(&str, String)>, BTreeSet<usize>) = if n % 2 == 0 {
-            let to = (seed + n) % ACCOUNTS;
-            let from = (to + 1) % ACCOUNTS;
-            (
-                "msg/sendMsg",
-                vec![
-                    ("from", accid(from)),
-                    ("ope", "0".into()),
-                    ("to", accid(to)),
-                ],
-                BTreeSet::from([to]),
-            )
-        } else {
-            let to: BTreeSet<usize> = (0..ACCOUNTS).filter(|i| (i + n) % 3 != 0).collect();
-            let list: Vec<String> = to.iter().map(|&i| accid(i)).collect();
-            (
-                "msg/sendMsgToAll",
-                vec![("toAccids", serde_json::to_string(&list).unwrap())],
-                to,
-            )
-        };
+        let (endpoint, params, to): (&str, Vec<(&str, String)>, BTreeSet<usize>) =
+            if n.is_multiple_of(2) {
+                let to = (seed + n) % ACCOUNTS;
+                let from = (to + 1) % ACCOUNTS;
+                (
+                    "msg/sendMsg",
+                    vec![
+                        ("from", accid(from)),
+                        ("ope", "0".into()),
+                        ("to", accid(to)),
+                    ],
+                    BTreeSet::from([to]),
+                )
+            } else {
+                let to: BTreeSet<usize> = (0..ACCOUNTS)
+                    .filter(|i| !(i + n).is_multiple_of(3))
+                    .collect();
+                let list: Vec<String> = to.iter().map(|&i| accid(i)).collect();
+                (
+                    "msg/sendMsgToAll",
+                    vec![("toAccids", serde_json::to_string(&list).unwrap())],
+                    to,
+                )
+            };
         let mut params = params;
         params.push(("type", "0".into()));
         params.push(("body", body));
