@@ -3,6 +3,7 @@
 
 mod generate;
 mod send;
+mod ws;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,18 +35,18 @@ pub enum BenchCmd {
     /// WebSocket fan-out: --clients N log in as `bench gen` accounts; then sendMsgToAll one at
     /// a time (time to first and last delivery), then back to back for --duration seconds
     /// (deliveries/s, nothing lost), and server memory per idle connection (--server-pid).
-    Fanout(super::bench_ws::FanoutArgs),
+    Fanout(ws::FanoutArgs),
     /// One account misses --missed messages while offline, then reconnects: time until all
     /// arrived.
-    Reconnect(super::bench_ws::ReconnectArgs),
+    Reconnect(ws::ReconnectArgs),
 }
 
 pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCmd::Gen { users, dir } => generate(users, &dir)?,
         BenchCmd::Send(args) => send(ctx, args).await?,
-        BenchCmd::Fanout(args) => super::bench_ws::fanout(ctx, args).await?,
-        BenchCmd::Reconnect(args) => super::bench_ws::reconnect(ctx, args).await?,
+        BenchCmd::Fanout(args) => ws::fanout(ctx, args).await?,
+        BenchCmd::Reconnect(args) => ws::reconnect(ctx, args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
