@@ -2,7 +2,6 @@
 
 pub mod app;
 pub mod bench;
-pub mod bench_ws;
 pub mod call;
 pub mod import;
 pub mod migrate;

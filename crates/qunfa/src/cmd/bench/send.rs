@@ -1,48 +1,19 @@
-//! `qunfa bench …`: benchmark data and load generators. They print numbers; they never pass or
-//! fail anything. Results and the commands that produced them live in `docs/benchmarks.md`.
+//! `qunfa bench send`: the HTTP load generator. Signed msg/sendMsgToAll or msg/sendMsg calls, a
+//! few in flight, timed by the client and by the server's `Server-Timing` header.
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::Subcommand;
 use qunfa_server::api::timing::{SERVER_TIMING, parse_app_dur};
 use qunfa_server::client::NimClient;
 use serde_json::Value;
 
-use super::{Ctx, Target};
-
-#[derive(Subcommand)]
-pub enum BenchCmd {
-    /// Write a synthetic app: DIR/areas.csv (34 provinces × 10 cities), DIR/enterptypes.csv
-    /// (40 types) and DIR/users.csv. Province p01 holds ~10% of users, its city p01c01 ~5%,
-    /// type t01 ~10%, so "one province", "one city and type" audiences have known sizes.
-    Gen {
-        #[arg(long, default_value_t = 1_000_000)]
-        users: u64,
-        #[arg(long, default_value = "bench-data")]
-        dir: PathBuf,
-    },
-    /// Load generator: signed msg/sendMsgToAll or msg/sendMsg calls against a running server
-    /// (users from `bench gen`, imported). Prints answers by code, throughput, client-observed
-    /// latency and server time (the answers' `Server-Timing: app;dur=` header), p50/p90/p99/max.
-    ///
-    /// The server's rate limit (100 calls/s per app and API group by default) answers 416 to
-    /// most of a benchmark's calls: run the server with QUNFA_RATE_LIMITS__ENABLED=false.
-    Send(SendArgs),
-    /// WebSocket fan-out: --clients N log in as `bench gen` accounts; then sendMsgToAll one at
-    /// a time (time to first and last delivery), then back to back for --duration seconds
-    /// (deliveries/s, nothing lost), and server memory per idle connection (--server-pid).
-    Fanout(super::bench_ws::FanoutArgs),
-    /// One account misses --missed messages while offline, then reconnects: time until all
-    /// arrived.
-    Reconnect(super::bench_ws::ReconnectArgs),
-}
+use crate::cmd::{Ctx, Target};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Endpoint {
@@ -87,83 +58,6 @@ pub struct SendArgs {
     csv: Option<PathBuf>,
     #[command(flatten)]
     target: Target,
-}
-
-pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<ExitCode> {
-    match cmd {
-        BenchCmd::Gen { users, dir } => generate(users, &dir)?,
-        BenchCmd::Send(args) => send(ctx, args).await?,
-        BenchCmd::Fanout(args) => super::bench_ws::fanout(ctx, args).await?,
-        BenchCmd::Reconnect(args) => super::bench_ws::reconnect(ctx, args).await?,
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// splitmix64: a fixed, dependency-free stream so the same command writes the same data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-pub const PROVINCES: u64 = 34;
-pub const CITIES: u64 = 10;
-pub const TYPES: u64 = 40;
-
-fn generate(users: u64, dir: &std::path::Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut areas = BufWriter::new(std::fs::File::create(dir.join("areas.csv"))?);
-    writeln!(areas, "areaid,name,parentid")?;
-    for p in 1..=PROVINCES {
-        writeln!(areas, "p{p:02},Province {p},")?;
-        for c in 1..=CITIES {
-            writeln!(areas, "p{p:02}c{c:02},City {c} of province {p},p{p:02}")?;
-        }
-    }
-    areas.flush()?;
-    let mut types = BufWriter::new(std::fs::File::create(dir.join("enterptypes.csv"))?);
-    writeln!(types, "enterptypeid,name")?;
-    for t in 1..=TYPES {
-        writeln!(types, "t{t:02},Enterprise type {t}")?;
-    }
-    types.flush()?;
-
-    let mut rng = Rng(0x5eed);
-    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join("users.csv"))?);
-    writeln!(out, "accid,token,name,areaid,enterptypeid")?;
-    for i in 0..users {
-        // 10% in province 1 (half of them in its city 1), the rest spread evenly.
-        let roll = rng.below(1000);
-        let (p, c) = if roll < 50 {
-            (1, 1)
-        } else if roll < 100 {
-            (1, 2 + rng.below(CITIES - 1))
-        } else {
-            (2 + rng.below(PROVINCES - 1), 1 + rng.below(CITIES))
-        };
-        let t = if rng.below(10) == 0 {
-            1
-        } else {
-            2 + rng.below(TYPES - 1)
-        };
-        writeln!(out, "u{i:07},tok{i:07},User {i},p{p:02}c{c:02},t{t:02}")?;
-    }
-    out.flush()?;
-    println!(
-        "wrote {}/areas.csv ({} areas), enterptypes.csv ({TYPES} types), users.csv ({users} users)",
-        dir.display(),
-        PROVINCES * (CITIES + 1)
-    );
-    Ok(())
 }
 
 const RATE_LIMIT_HINT: &str = "416 is the server's rate limit (100 calls/s per app and API group by default): \
@@ -343,7 +237,7 @@ fn quantiles_row(label: &str, mut v: Vec<f64>) -> String {
     )
 }
 
-async fn send(ctx: &Ctx, args: SendArgs) -> anyhow::Result<()> {
+pub(super) async fn send(ctx: &Ctx, args: SendArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.requests > 0, "--requests must be at least 1");
     let concurrency = args.concurrency.max(1);
     let nim = args.target.client(ctx).await?;

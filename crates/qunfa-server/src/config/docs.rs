@@ -1,0 +1,146 @@
+//! [`DOCS`]: the documentation of every config key, in the order `qunfa config --example`
+//! prints them. A test in the parent module checks that it names every key.
+
+/// Every key, with what it does. The example config and `docs/operations.md` come from here.
+pub const DOCS: &[(&str, &str)] = &[
+    (
+        "listen",
+        "Address the HTTP API and WebSocket gateway listen on.",
+    ),
+    (
+        "data_dir",
+        "Directory holding the embedded SQLite database (created if missing) when `store.url` is empty.",
+    ),
+    (
+        "log",
+        "Log filter, in `RUST_LOG` syntax (e.g. \"info\" or \"qunfa_server=debug,info\").",
+    ),
+    (
+        "bootstrap_app",
+        "On a first start with no app, create one and print its AppKey and AppSecret.",
+    ),
+    (
+        "api.max_body_bytes",
+        "Largest request body accepted; a larger one answers 414 before it is read whole.",
+    ),
+    (
+        "api.curtime_window_secs",
+        "How far the CurTime header may be from the server clock, in seconds (NIM: 300).",
+    ),
+    (
+        "api.replay_check",
+        "Answer 431 to a repeated (AppKey, Nonce, CurTime) inside the window. Turn off for clients that reuse nonces.",
+    ),
+    (
+        "api.app_refresh_ms",
+        "How often the server re-reads the app table, so `qunfa app disable` takes effect.",
+    ),
+    (
+        "store.url",
+        "Where the data lives: empty for the embedded SQLite database in `data_dir`, or postgres://USER@HOST/DB (optionally ?schema=NAME) for PostgreSQL, which many nodes can share.",
+    ),
+    (
+        "store.synchronous_full",
+        "SQLite PRAGMA synchronous=FULL: acknowledged writes survive power loss, not only a crash.",
+    ),
+    (
+        "store.pool_size",
+        "PostgreSQL connections this node keeps open.",
+    ),
+    (
+        "bus.url",
+        "How nodes wake each other: empty for in-process (one node), or nats://HOST:PORT.",
+    ),
+    (
+        "bus.poll_ms",
+        "How often the node also polls the store for what other nodes wrote: a lost bus event costs at most this long.",
+    ),
+    (
+        "bus.prefix",
+        "Prefix of the NATS subjects, so deployments (or test runs) sharing a NATS server stay apart.",
+    ),
+    (
+        "rate_limits.enabled",
+        "Apply the per-app rate limits below (NIM answers 416 over them).",
+    ),
+    (
+        "rate_limits.default.count",
+        "Calls allowed per window, per app and API group (user, msg, dic, history, …).",
+    ),
+    ("rate_limits.default.per_secs", "Window length in seconds."),
+    (
+        "rate_limits.default.penalty_secs",
+        "Once over the limit, the app gets 416 for this long.",
+    ),
+    (
+        "rate_limits.batch.count",
+        "Calls per window for msg/sendBatchMsg and msg/sendBatchAttachMsg, per app.",
+    ),
+    ("rate_limits.batch.per_secs", "Window length in seconds."),
+    ("rate_limits.batch.penalty_secs", "Penalty in seconds."),
+    (
+        "rate_limits.broadcast.count",
+        "Calls per window for msg/broadcastMsg, per app.",
+    ),
+    (
+        "rate_limits.broadcast.per_secs",
+        "Window length in seconds.",
+    ),
+    ("rate_limits.broadcast.penalty_secs", "Penalty in seconds."),
+    (
+        "messages.max_body_chars",
+        "Longest message `body`, in characters (NIM: 5000).",
+    ),
+    (
+        "messages.recall_window_secs",
+        "How long after sending a message can be recalled (NIM: 120); `ignoreTime=1` skips the check.",
+    ),
+    (
+        "messages.system_accid",
+        "The sender of sendMsgToAll calls without `from`; created on first use, never a recipient.",
+    ),
+    (
+        "messages.dedupe_window_secs",
+        "How long a sendMsgToAll `msgidclient` is remembered: a repeat answers the first send's result.",
+    ),
+    (
+        "antispam.words_file",
+        "A file of keywords (one per line, # comments) blocked for every app, besides each app's own list.",
+    ),
+    (
+        "gateway.login_timeout_secs",
+        "A WebSocket client must log in within this many seconds (close 4002).",
+    ),
+    (
+        "gateway.ping_secs",
+        "How often the server pings each WebSocket client.",
+    ),
+    (
+        "gateway.idle_timeout_secs",
+        "A client that sends nothing (not even a pong) this long is closed (4002).",
+    ),
+    (
+        "gateway.queue_frames",
+        "Frames queued per connection; a client that falls this far behind is closed (4008) and resyncs.",
+    ),
+    (
+        "gateway.sync_page",
+        "Messages per store query while a client catches up after login.",
+    ),
+    (
+        "gateway.max_frame_bytes",
+        "Largest frame a client may send.",
+    ),
+    (
+        "gateway.read_buffer_bytes",
+        "Read buffer per connection (it grows for a larger frame); clients send only small frames, and a small buffer keeps idle connections cheap.",
+    ),
+    (
+        "gateway.write_buffer_bytes",
+        "Frames queued for a connection are gathered up to this many bytes per write. 0 writes each frame on its own (one system call per frame: a fan-out then runs 4x slower); the buffer, once grown, stays with the connection.",
+    ),
+    (
+        "gateway.flush_ms",
+        "How often client acks and read reports are written to the store.",
+    ),
+];
