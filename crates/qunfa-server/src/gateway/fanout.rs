@@ -9,7 +9,7 @@
 //! messages of this node's own waits `REORDER_GRACE` first, since the missing ones are
 //! usually a few microseconds behind on their way here.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -98,6 +98,7 @@ pub fn spawn(
         services,
         hub,
         feeds,
+        dirty: BTreeSet::new(),
     };
     (Fanout { tx }, tokio::spawn(task.run(rx)))
 }
@@ -106,6 +107,8 @@ struct FanoutTask {
     services: Arc<Services>,
     hub: Arc<Hub>,
     feeds: HashMap<AppId, Feed>,
+    /// Feeds with something new or a gap waiting: the only ones a round looks at.
+    dirty: BTreeSet<AppId>,
 }
 
 impl FanoutTask {
@@ -138,9 +141,12 @@ impl FanoutTask {
                 }
             }
             let mut batch = Vec::new();
-            let apps: Vec<AppId> = self.feeds.keys().copied().collect();
+            let apps = std::mem::take(&mut self.dirty);
             for app in apps {
                 self.step(app, &mut batch).await;
+                if self.feeds.get(&app).is_some_and(|f| f.gap_since.is_some()) {
+                    self.dirty.insert(app);
+                }
             }
             if !batch.is_empty() {
                 self.hub.deliver_batch(&batch).await;
@@ -154,6 +160,7 @@ impl FanoutTask {
                 // An app created after this node started: it had nothing before.
                 let feed = self.feeds.entry(app).or_insert_with(|| Feed::at(MsgId(0)));
                 feed.known = feed.known.max(upto);
+                self.dirty.insert(app);
                 for l in live {
                     if l.message.msgid > feed.delivered {
                         feed.pending.insert(l.message.msgid, l);
@@ -166,7 +173,10 @@ impl FanoutTask {
                         .feeds
                         .entry(h.app)
                         .or_insert_with(|| Feed::at(MsgId(0)));
-                    feed.known = feed.known.max(h.last_msgid);
+                    if h.last_msgid > feed.delivered {
+                        feed.known = feed.known.max(h.last_msgid);
+                        self.dirty.insert(h.app);
+                    }
                 }
             }
         }
@@ -270,4 +280,160 @@ fn push(hub: &Hub, app: AppId, m: &Message, target: &Target, batch: &mut Vec<Del
         target: target.clone(),
         out: protocol::message(m),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use qunfa_core::account::{Accid, NewAccount, Profile, hash_token};
+    use qunfa_core::admission::LocalAdmission;
+    use qunfa_core::bus::{Live, Target};
+    use qunfa_core::clock::SystemClock;
+    use qunfa_core::ids::{AppId, MsgId, Ordinal};
+    use qunfa_core::message::{MsgKind, NewMessage, Sent};
+    use qunfa_core::ratelimit::Limits;
+    use qunfa_core::{Store, ratelimit::Limit};
+    use qunfa_service::{Rules, Services};
+
+    use crate::bus::local::LocalBus;
+    use crate::gateway::hub::{Hub, Inbox};
+
+    struct World {
+        store: Arc<dyn Store>,
+        services: Arc<Services>,
+        hub: Arc<Hub>,
+        app: AppId,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn world() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(qunfa_store::SqliteStore::open_dir(dir.path(), &Default::default()).unwrap());
+        let app = store.create_app("a").await.unwrap().id;
+        let accid = Accid::parse("me", "accid").unwrap();
+        let new = NewAccount {
+            token_hash: hash_token(&accid, "t"),
+            accid,
+            profile: Profile::default(),
+        };
+        store.create_accounts(app, vec![new]).await.unwrap();
+        let hub = Arc::new(Hub::new(100));
+        let l = Limit {
+            count: 100,
+            per_secs: 1,
+            penalty_secs: 1,
+        };
+        let rules = Rules {
+            max_body_chars: 5000,
+            recall_window_secs: 120,
+            system_accid: Accid::parse("sys", "accid").unwrap(),
+            dedupe_window_secs: 60,
+            curtime_window_secs: 300,
+            replay_check: false,
+            rate_limits: false,
+        };
+        let services = Arc::new(Services::new(
+            store.clone(),
+            Arc::new(LocalBus::new()),
+            Arc::new(LocalAdmission::new(
+                300,
+                Limits {
+                    default: l,
+                    batch: l,
+                    broadcast: l,
+                },
+            )),
+            Arc::new(SystemClock),
+            rules,
+            Vec::new(),
+            hub.clone(),
+        ));
+        World {
+            store,
+            services,
+            hub,
+            app,
+            _dir: dir,
+        }
+    }
+
+    fn p2p(text: &str) -> NewMessage {
+        let mut m = NewMessage::new(
+            MsgKind::P2p,
+            Accid::parse("x", "from").unwrap(),
+            0,
+            format!("{{\"msg\":\"{text}\"}}"),
+        );
+        m.to = Some(Accid::parse("me", "to").unwrap());
+        m.to_ordinal = Some(Ordinal(0));
+        m
+    }
+
+    async fn stored(w: &World, msgs: Vec<NewMessage>) -> Vec<Arc<Live>> {
+        let sent: Vec<Sent> = w
+            .store
+            .store_messages(w.app, msgs.clone(), 1, 1)
+            .await
+            .unwrap();
+        msgs.iter()
+            .zip(&sent)
+            .map(|(m, x)| {
+                Arc::new(Live {
+                    message: m.stored(x),
+                    target: Target::One(Ordinal(0)),
+                })
+            })
+            .collect()
+    }
+
+    async fn received(inbox: &mut Inbox, n: usize) -> Vec<i64> {
+        let mut out = Vec::new();
+        while out.len() < n {
+            let o = tokio::time::timeout(Duration::from_secs(5), inbox.recv())
+                .await
+                .expect("a frame within 5 s")
+                .unwrap();
+            out.push(o.msgid.unwrap().0);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn overtaken_lost_and_foreign_messages_go_out_once_in_msgid_order() {
+        let w = world().await;
+        let heads = w.store.heads().await.unwrap();
+        let (fanout, _task) = super::spawn(w.services.clone(), w.hub.clone(), heads);
+        let (_handle, mut inbox) = w.hub.register(w.app, Ordinal(0), 0);
+
+        let mut flagged = p2p("filtered");
+        flagged.antispam = true;
+        let live = stored(&w, vec![p2p("1"), p2p("2"), flagged, p2p("4")]).await;
+        let ids: Vec<i64> = live.iter().map(|l| l.message.msgid.0).collect();
+        // 4 arrives first, then 1; the events for 2 and 3 are lost.
+        fanout.committed(w.app, MsgId(ids[3]), vec![live[3].clone()]);
+        fanout.committed(w.app, MsgId(ids[0]), vec![live[0].clone()]);
+        assert_eq!(
+            received(&mut inbox, 3).await,
+            [ids[0], ids[1], ids[3]],
+            "2 read from the store; 3 is intercepted"
+        );
+
+        // Written by another node: only a wake-up (a poll's heads) says so.
+        let foreign = stored(&w, vec![p2p("5"), p2p("6")]).await;
+        fanout.heads(w.store.heads().await.unwrap());
+        let want: Vec<i64> = foreign.iter().map(|l| l.message.msgid.0).collect();
+        assert_eq!(received(&mut inbox, 2).await, want);
+
+        // Late and repeated events change nothing.
+        fanout.committed(w.app, MsgId(ids[1]), vec![live[1].clone()]);
+        fanout.committed(w.app, MsgId(want[1]), foreign.clone());
+        let later = stored(&w, vec![p2p("7")]).await;
+        fanout.committed(w.app, later[0].message.msgid, later.clone());
+        assert_eq!(received(&mut inbox, 1).await, [later[0].message.msgid.0]);
+    }
 }
