@@ -1,0 +1,507 @@
+//! The conformance suite against the PostgreSQL backend, plus what only a shared database
+//! can show (several nodes, a writer that commits late, admission across nodes).
+//!
+//! The server comes from `QUNFA_TEST_PG` (default `postgres://root@127.0.0.1/test`); each test
+//! gets a schema of its own, dropped afterwards. Without a reachable server these tests fail.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use qunfa_core::Store;
+use qunfa_core::account::Accid;
+use qunfa_core::audience;
+use qunfa_core::ids::{AppId, MsgId, Ordinal};
+use qunfa_core::message::{MsgKind, NewMessage};
+use qunfa_core::ratelimit::{Limit, Limits};
+use qunfa_core::store::{AppStore, MessageStore, StoreError};
+use qunfa_store::PgStore;
+
+fn base_url() -> String {
+    std::env::var("QUNFA_TEST_PG").unwrap_or_else(|_| "postgres://root@127.0.0.1/test".into())
+}
+
+fn unique_schema() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "qt_{}_{}_{:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        nanos
+    )
+}
+
+fn url_with(schema: &str, extra: &str) -> String {
+    let base = base_url();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}schema={schema}{extra}")
+}
+
+/// A schema of its own for one test, dropped (best effort) when the test ends.
+struct Schema(String);
+
+impl Schema {
+    fn new() -> Schema {
+        Schema(unique_schema())
+    }
+
+    fn url(&self) -> String {
+        url_with(&self.0, "")
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let schema = self.0.clone();
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                let Ok((client, conn)) = tokio_postgres::connect(
+                    base_url().split('?').next().unwrap_or_default(),
+                    tokio_postgres::NoTls,
+                )
+                .await
+                else {
+                    return;
+                };
+                tokio::spawn(conn);
+                let _ = client
+                    .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                    .await;
+            });
+        })
+        .join();
+    }
+}
+
+async fn open(url: &str) -> PgStore {
+    match PgStore::open(url, 8).await {
+        Ok(s) => s,
+        Err(e) => panic!(
+            "cannot open PostgreSQL for the tests ({e}): start PostgreSQL or set QUNFA_TEST_PG \
+             to a server this user may create schemas on"
+        ),
+    }
+}
+
+/// A fresh store on a schema of its own.
+struct Fresh {
+    store: Arc<dyn Store>,
+    _schema: Schema,
+}
+
+impl Deref for Fresh {
+    type Target = dyn Store;
+    fn deref(&self) -> &(dyn Store + 'static) {
+        &*self.store
+    }
+}
+
+async fn fresh() -> Fresh {
+    let schema = Schema::new();
+    let store = open(&schema.url()).await;
+    Fresh {
+        store: Arc::new(store),
+        _schema: schema,
+    }
+}
+
+qunfa_store::store_conformance_suite!(fresh());
+
+fn accid(s: &str) -> Accid {
+    Accid::parse(s, "accid").unwrap()
+}
+
+fn p2p(text: &str) -> NewMessage {
+    let mut m = NewMessage::new(
+        MsgKind::P2p,
+        accid("a"),
+        0,
+        format!("{{\"msg\":\"{text}\"}}"),
+    );
+    m.to = Some(accid("b"));
+    m.to_ordinal = Some(Ordinal(1));
+    m
+}
+
+fn mass(members: &[u32]) -> NewMessage {
+    let bits = members.iter().copied().collect();
+    let mut m = NewMessage::new(MsgKind::Mass, accid("sys"), 100, "{}".into());
+    m.audience = Some(audience::encode(&bits));
+    m.recipients = members.len() as u64;
+    m
+}
+
+async fn raw_session(schema: &Schema) -> tokio_postgres::Client {
+    let mut cfg: tokio_postgres::Config = base_url().split('?').next().unwrap().parse().unwrap();
+    cfg.options(format!("-c search_path={}", schema.0));
+    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+async fn ids_between(s: &PgStore, app: AppId) -> Vec<i64> {
+    s.messages_between(app, MsgId(0), MsgId(qunfa_core::ids::MAX_MSGID), 10_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.msgid.0)
+        .collect()
+}
+
+/// A transaction holding msgid N that commits after a later one asked for N+1: the later one
+/// waits, and no reader sees anything past N-1 until N is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_transaction_commits_first() {
+    let schema = Schema::new();
+    let store = Arc::new(open(&schema.url()).await);
+    let app = store.create_app("a").await.unwrap().id;
+    let mut raw = raw_session(&schema).await;
+    let tx = raw.transaction().await.unwrap();
+    // What the writer does: take the app's row lock and the next msgid.
+    let n: i64 = tx
+        .query_one(
+            "UPDATE msg_seqs SET next_msgid = next_msgid + 1 WHERE app_id = $1 RETURNING next_msgid - 1",
+            &[&app.0],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    let s2 = store.clone();
+    let later =
+        tokio::spawn(async move { s2.store_messages(app, vec![p2p("later")], 2000, 0).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !later.is_finished(),
+        "the later send waits for the earlier msgid's commit"
+    );
+    assert_eq!(store.head(app).await.unwrap().last_msgid, MsgId(0));
+    assert!(ids_between(&store, app).await.is_empty());
+    tx.execute(
+        "INSERT INTO messages (app_id, msgid, kind, from_accid, to_accid, to_ordinal, msg_type, body, timetag) \
+         VALUES ($1, $2, 0, 'a', 'b', 1, 0, '{\"msg\":\"earlier\"}', 1000)",
+        &[&app.0, &n],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let sent = tokio::time::timeout(Duration::from_secs(10), later)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(sent[0].msgid, MsgId(n + 1));
+    assert_eq!(store.head(app).await.unwrap().last_msgid, MsgId(n + 1));
+    assert_eq!(ids_between(&store, app).await, vec![n, n + 1]);
+}
+
+fn test_options() -> qunfa_store::Options {
+    let l = |count, per_secs, penalty_secs| Limit {
+        count,
+        per_secs,
+        penalty_secs,
+    };
+    qunfa_store::Options {
+        data_dir: std::env::temp_dir(),
+        synchronous_full: true,
+        pool_size: 4,
+        curtime_window_secs: 300,
+        limits: Limits {
+            default: l(3, 1, 10),
+            batch: l(120, 60, 60),
+            broadcast: l(10, 60, 60),
+        },
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_server_fails_open_without_the_password() {
+    let started = Instant::now();
+    let r = qunfa_store::open("postgres://root:secretpw@127.0.0.1:1/test", &test_options()).await;
+    let Err(StoreError::Internal(msg)) = r.map(|b| b.describe) else {
+        panic!("opening port 1 succeeded or failed oddly");
+    };
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(msg.contains("127.0.0.1:1/test"), "{msg}");
+    assert!(!msg.contains("secretpw"), "{msg}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_names_the_schema_and_no_password() {
+    let schema = Schema::new();
+    // Trust auth ignores the password; it must not show up anywhere.
+    let url = url_with(&schema.0, "").replacen("://root@", "://root:secretpw@", 1);
+    let b = qunfa_store::open(&url, &test_options()).await.unwrap();
+    assert!(b.describe.starts_with("postgres "), "{}", b.describe);
+    assert!(
+        b.describe.ends_with(&format!(" schema {}", schema.0)),
+        "{}",
+        b.describe
+    );
+    assert!(b.store.is_shared() && b.admission.is_some() && b.embedded.is_none());
+    assert!(!b.describe.contains("secretpw"), "{}", b.describe);
+}
+
+/// Two nodes on one schema share the replay window and the rate limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_is_shared_across_nodes() {
+    let schema = Schema::new();
+    let opts = test_options();
+    let one = qunfa_store::open(&schema.url(), &opts).await.unwrap();
+    let two = qunfa_store::open(&schema.url(), &opts).await.unwrap();
+    let (a1, a2) = (one.admission.unwrap(), two.admission.unwrap());
+    let app = AppId(1);
+    let now = 1_000_000_000_000;
+    let ct = now / 1000;
+    assert!(a1.first_use(app, "n1", ct, now).await.unwrap());
+    assert!(
+        !a2.first_use(app, "n1", ct, now).await.unwrap(),
+        "a replay on the other node"
+    );
+    assert!(
+        a2.first_use(AppId(2), "n1", ct, now).await.unwrap(),
+        "apps do not share nonces"
+    );
+    assert!(a2.first_use(app, "n1", ct + 1, now).await.unwrap());
+    a2.forget(app, "n1", ct).await.unwrap();
+    assert!(a1.first_use(app, "n1", ct, now).await.unwrap(), "forgotten");
+    // Concurrent uses of one triple: exactly one is first.
+    let tries = (0..10).map(|i| {
+        let a = if i % 2 == 0 { &a1 } else { &a2 };
+        a.first_use(app, "same", ct, now)
+    });
+    let firsts = futures_util::future::join_all(tries)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
+    assert_eq!(firsts, 1);
+    // Once its CurTime is out of the window, a triple is gone.
+    let later = now + 301_000;
+    assert!(a2.first_use(app, "n1", ct, later).await.unwrap());
+
+    let t = 5_000_000;
+    assert_eq!(a1.count(app, "user/create", t).await.unwrap(), Ok(()));
+    assert_eq!(a2.count(app, "user/create", t + 1).await.unwrap(), Ok(()));
+    assert_eq!(
+        a1.count(app, "user/getUinfos", t + 2).await.unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        a2.count(app, "user/create", t + 3).await.unwrap(),
+        Err("user".into()),
+        "the limit counts both nodes"
+    );
+    assert_eq!(
+        a1.count(app, "user/create", t + 1500).await.unwrap(),
+        Err("user".into()),
+        "the penalty holds on the other node, past the window"
+    );
+    assert_eq!(
+        a2.count(AppId(2), "user/create", t + 1500).await.unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        a2.count(app, "dic/listAreas", t + 1500).await.unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        a2.count(app, "user/create", t + 10_100).await.unwrap(),
+        Ok(()),
+        "penalty over"
+    );
+}
+
+/// Two nodes writing one app: msgids never collide, have no gaps, and a reader on either never
+/// passes a msgid that commits later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_one_msgid_order() {
+    let schema = Schema::new();
+    let one = open(&schema.url()).await;
+    let two = open(&schema.url()).await;
+    let app = one.create_app("a").await.unwrap().id;
+    let stop = AtomicBool::new(false);
+    let reads = async {
+        let mut snaps = Vec::new();
+        while !stop.load(Ordering::SeqCst) {
+            for s in [&one, &two] {
+                let head = s.head(app).await.unwrap().last_msgid;
+                let seen: BTreeSet<i64> = s
+                    .messages_between(app, MsgId(0), head, 100_000)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|m| m.msgid.0)
+                    .collect();
+                snaps.push((head.0, seen));
+            }
+        }
+        snaps
+    };
+    let writes = async {
+        let sends = (0..80).map(|i| {
+            let s = if i % 2 == 0 { &one } else { &two };
+            s.store_messages(app, vec![p2p(&format!("m{i}")), mass(&[1, 2])], 1000, 0)
+        });
+        let answers = futures_util::future::join_all(sends).await;
+        stop.store(true, Ordering::SeqCst);
+        answers
+    };
+    let (snaps, answers) = tokio::join!(reads, writes);
+    let all: BTreeSet<i64> = answers
+        .into_iter()
+        .flat_map(|r| r.unwrap())
+        .map(|x| x.msgid.0)
+        .collect();
+    assert_eq!(all, (1..=160).collect(), "unique and gapless");
+    for (head, seen) in snaps {
+        let due: BTreeSet<i64> = (1..=head).collect();
+        assert_eq!(
+            seen, due,
+            "a reader at head {head} missed a message below it"
+        );
+    }
+}
+
+/// One job the database refuses (a NUL byte in a text column) fails alone; the others of its
+/// batch are stored, and it takes no msgid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_job_fails_alone() {
+    let schema = Schema::new();
+    let store = Arc::new(open(&schema.url()).await);
+    let app = store.create_app("a").await.unwrap().id;
+    // Hold the app's msgid lock so the jobs queue up and land in one batch.
+    let mut raw = raw_session(&schema).await;
+    let tx = raw.transaction().await.unwrap();
+    tx.execute(
+        "SELECT 1 FROM msg_seqs WHERE app_id = $1 FOR UPDATE",
+        &[&app.0],
+    )
+    .await
+    .unwrap();
+    let send = |m: NewMessage| {
+        let s = store.clone();
+        tokio::spawn(async move { s.store_messages(app, vec![m], 1000, 0).await })
+    };
+    let first = send(p2p("first"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut rest = Vec::new();
+    for i in 0..20 {
+        let mut m = p2p(&format!("m{i}"));
+        if i == 10 {
+            m.body = "{\"msg\":\"nul \u{0} byte\"}".into();
+        }
+        rest.push(send(m));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    tx.rollback().await.unwrap();
+    assert_eq!(first.await.unwrap().unwrap()[0].msgid, MsgId(1));
+    let mut ok = Vec::new();
+    for (i, h) in rest.into_iter().enumerate() {
+        match h.await.unwrap() {
+            Ok(sent) => ok.push(sent[0].msgid.0),
+            Err(StoreError::Internal(why)) if i == 10 => assert!(!why.is_empty()),
+            other => panic!("job {i}: {other:?}"),
+        }
+    }
+    // Tasks queue in any order; what counts is that the 19 good ones got 2..=20 between them.
+    ok.sort_unstable();
+    assert_eq!(ok, (2..=20).collect::<Vec<_>>());
+    assert_eq!(store.head(app).await.unwrap().last_msgid, MsgId(20));
+}
+
+/// The writer's and the pool's connections are killed (as a PostgreSQL restart would): the
+/// store recovers by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_connections_are_replaced() {
+    let schema = Schema::new();
+    let store = open(&url_with(
+        &schema.0,
+        &format!("&application_name={}", schema.0),
+    ))
+    .await;
+    let app = store.create_app("a").await.unwrap().id;
+    store
+        .store_messages(app, vec![p2p("before")], 1, 0)
+        .await
+        .unwrap();
+    let raw = raw_session(&schema).await;
+    let killed = raw
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&schema.0],
+        )
+        .await
+        .unwrap();
+    assert!(killed >= 2, "killed {killed}");
+    let mut sent = None;
+    for _ in 0..50 {
+        match store.store_messages(app, vec![p2p("after")], 2, 0).await {
+            Ok(s) => {
+                sent = Some(s);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    assert_eq!(sent.unwrap()[0].msgid, MsgId(2));
+    let mut head = None;
+    for _ in 0..50 {
+        if let Ok(h) = store.head(app).await {
+            head = Some(h);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(head.unwrap().last_msgid, MsgId(2));
+}
+
+/// Sustained one-message sends from 64 callers for ~5 s; prints calls/s.
+/// `cargo test --release -p qunfa-store --test postgres -- --ignored --nocapture throughput`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn throughput() {
+    let schema = Schema::new();
+    let store = Arc::new(open(&schema.url()).await);
+    let app = store.create_app("a").await.unwrap().id;
+    let done = Arc::new(AtomicUsize::new(0));
+    let until = Instant::now() + Duration::from_secs(5);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let (s, done) = (store.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut m = p2p(&format!("hello from {i}"));
+                m.msgidclient = Some(format!("c-{i}"));
+                while Instant::now() < until {
+                    s.store_messages(app, vec![m.clone()], 1, 0).await.unwrap();
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let n = done.load(Ordering::Relaxed);
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "postgres store_messages: {n} calls in {secs:.2} s = {:.0} calls/s (64 callers, 1 p2p message each)",
+        n as f64 / secs
+    );
+    assert_eq!(store.head(app).await.unwrap().last_msgid, MsgId(n as i64));
+}
