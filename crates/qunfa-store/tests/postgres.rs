@@ -505,3 +505,40 @@ async fn throughput() {
     );
     assert_eq!(store.head(app).await.unwrap().last_msgid, MsgId(n as i64));
 }
+
+/// 1,000 accounts per call, as `qunfa import` sends them; prints accounts/s.
+/// `cargo test --release -p qunfa-store --test postgres -- --ignored --nocapture import_speed`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn import_speed() {
+    use qunfa_core::account::{NewAccount, Profile, hash_token};
+    use qunfa_core::store::AccountStore;
+    let schema = Schema::new();
+    let store = open(&schema.url()).await;
+    let app = store.create_app("a").await.unwrap().id;
+    let started = Instant::now();
+    let calls = 50;
+    for call in 0..calls {
+        let accounts = (0..1000)
+            .map(|i| {
+                let accid = accid(&format!("user{call}x{i}"));
+                NewAccount {
+                    token_hash: hash_token(&accid, "t"),
+                    accid,
+                    profile: Profile {
+                        name: Some(format!("user {i}")),
+                        ..Profile::default()
+                    },
+                }
+            })
+            .collect();
+        let r = store.create_accounts(app, accounts).await.unwrap();
+        assert_eq!(r.last(), Some(&Ok(Ordinal(call * 1000 + 999))));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "postgres create_accounts: {} accounts in {secs:.2} s = {:.0} accounts/s (1,000 per call)",
+        calls * 1000,
+        f64::from(calls * 1000) / secs
+    );
+}

@@ -14,7 +14,8 @@ use tokio_postgres::types::ToSql;
 
 use super::{PgStore, internal, next_change, nonempty, now_ms, pg};
 
-const ACCOUNT_COLS: &str = "accid, ordinal, name, icon, sign, email, birth, mobile, gender, ex, props, areaid, enterptypeid, blocked";
+const ACCOUNT_COLS: &str = "a.accid, a.ordinal, a.name, a.icon, a.sign, a.email, a.birth, a.mobile, a.gender, \
+     a.ex, a.props, a.areaid, a.enterptypeid, a.blocked";
 
 fn ordinal(r: &Row, i: usize) -> Ordinal {
     // Ordinals are written from u32 values only.
@@ -73,6 +74,11 @@ async fn known(
     let rows = tx.query(&st, &[&app.0, &ids]).await.map_err(pg)?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
+
+/// The accounts named by the accids in `$2`: one index probe per accid. (With `accid = ANY($2)`
+/// a planner without fresh statistics, as during an import, scans the whole table instead.)
+const BY_ACCID: &str = "UNNEST($2::text[]) AS u(accid), \
+     LATERAL (SELECT * FROM accounts WHERE app_id = $1 AND accid = u.accid LIMIT 1) a";
 
 const KNOWN_AREAS: &str = "SELECT areaid FROM areas WHERE app_id = $1 AND areaid = ANY($2)";
 const KNOWN_TYPES: &str =
@@ -136,7 +142,7 @@ async fn create(
     .await?;
     let accids: Vec<&str> = accounts.iter().map(|a| a.accid.as_str()).collect();
     let st = tx
-        .prepare_cached("SELECT accid FROM accounts WHERE app_id = $1 AND accid = ANY($2)")
+        .prepare_cached(&format!("SELECT a.accid FROM {BY_ACCID}"))
         .await
         .map_err(pg)?;
     let existing: Vec<String> = tx
@@ -331,9 +337,7 @@ impl AccountStore for PgStore {
     async fn get_accounts(&self, app: AppId, accids: &[Accid]) -> StoreResult<Vec<Account>> {
         let c = self.client().await?;
         let st = c
-            .prepare_cached(&format!(
-                "SELECT {ACCOUNT_COLS} FROM accounts WHERE app_id = $1 AND accid = ANY($2)"
-            ))
+            .prepare_cached(&format!("SELECT {ACCOUNT_COLS} FROM {BY_ACCID}"))
             .await
             .map_err(pg)?;
         let asked: Vec<&str> = accids.iter().map(Accid::as_str).collect();
@@ -407,11 +411,15 @@ impl AccountStore for PgStore {
         let c = self.client().await?;
         let st = c
             .prepare_cached(
-                "SELECT ordinal, accid FROM accounts WHERE app_id = $1 AND ordinal = ANY($2) ORDER BY ordinal",
+                "SELECT a.ordinal, a.accid FROM UNNEST($2::bigint[]) AS u(ordinal), \
+                 LATERAL (SELECT ordinal, accid FROM accounts WHERE app_id = $1 AND ordinal = u.ordinal LIMIT 1) a \
+                 ORDER BY a.ordinal",
             )
             .await
             .map_err(pg)?;
-        let wanted: Vec<i64> = ordinals.iter().map(|o| i64::from(o.0)).collect();
+        let mut wanted: Vec<i64> = ordinals.iter().map(|o| i64::from(o.0)).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
         let rows = c.query(&st, &[&app.0, &wanted]).await.map_err(pg)?;
         Ok(rows
             .iter()

@@ -108,7 +108,10 @@ async fn for_user(
         .await
         .map_err(pg)?;
     let bits_st = c
-        .prepare_cached("SELECT hash, bits FROM audiences WHERE app_id = $1 AND hash = ANY($2)")
+        .prepare_cached(
+            "SELECT a.hash, a.bits FROM UNNEST($2::bytea[]) AS u(hash), \
+             LATERAL (SELECT hash, bits FROM audiences WHERE app_id = $1 AND hash = u.hash) a",
+        )
         .await
         .map_err(pg)?;
     let page = limit.clamp(MIN_PAGE, MAX_PAGE);

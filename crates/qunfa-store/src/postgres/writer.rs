@@ -212,9 +212,10 @@ async fn run(target: Target, mut conn: Option<Conn>, mut rx: mpsc::Receiver<Job>
             }
             Err(e) => {
                 tracing::error!(error = %e, jobs = batch.len(), "postgres message batch failed");
-                if c.client.is_closed() {
-                    conn = None;
-                }
+                // Whatever state the session was left in (a transaction may still be open with
+                // part of the batch in it), closing it makes the server roll that back; the
+                // next batch starts on a fresh connection.
+                conn = None;
                 fail_all(batch, &e);
             }
         }
