@@ -470,6 +470,74 @@ async fn lost_connections_are_replaced() {
     assert_eq!(head.unwrap().last_msgid, MsgId(2));
 }
 
+/// Nodes starting together on a fresh schema: every open succeeds, migrations run once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_opening_together_migrate_once() {
+    let schema = Schema::new();
+    let url = schema.url();
+    let opens = (0..4).map(|_| PgStore::open(&url, 2));
+    let stores: Vec<PgStore> = futures_util::future::join_all(opens)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let raw = raw_session(&schema).await;
+    let n: i64 = raw
+        .query_one("SELECT count(*) FROM qunfa_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    let ids: BTreeSet<String> =
+        futures_util::future::join_all(stores.iter().map(|s| s.deployment_id()))
+            .await
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+    assert_eq!(ids.len(), 1, "one deployment");
+}
+
+/// Dropping the store ends its writer and closes every connection it opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_store_closes_its_connections() {
+    let schema = Schema::new();
+    let b = qunfa_store::open(
+        &url_with(&schema.0, &format!("&application_name={}", schema.0)),
+        &test_options(),
+    )
+    .await
+    .unwrap();
+    let app = b.store.create_app("a").await.unwrap().id;
+    b.store
+        .store_messages(app, vec![p2p("x")], 1, 0)
+        .await
+        .unwrap();
+    let admission = b.admission.clone().unwrap();
+    assert!(admission.first_use(app, "n", 1, 1000).await.unwrap());
+    let raw = raw_session(&schema).await;
+    let count = || async {
+        raw.query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+            &[&schema.0],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0)
+    };
+    assert!(count().await >= 2, "the writer and a pooled connection");
+    drop(admission);
+    drop(b);
+    let mut left = count().await;
+    for _ in 0..50 {
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = count().await;
+    }
+    assert_eq!(left, 0, "connections left open after the store was dropped");
+}
+
 /// Sustained one-message sends from 64 callers for ~5 s; prints calls/s.
 /// `cargo test --release -p qunfa-store --test postgres -- --ignored --nocapture throughput`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
