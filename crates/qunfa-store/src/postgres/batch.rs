@@ -247,7 +247,9 @@ pub(super) async fn attempt(
         }
         for r in found? {
             let i: i32 = r.get(0);
-            let k = &keyed[i as usize];
+            let Some(k) = usize::try_from(i).ok().and_then(|i| keyed.get(i)) else {
+                continue;
+            };
             earlier.insert(
                 (k.job, k.msg),
                 Sent {

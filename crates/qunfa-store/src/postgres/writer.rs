@@ -250,8 +250,13 @@ async fn commit(c: &Conn, batch: &[Job]) -> Result<Vec<StoreResult<Vec<Sent>>>, 
     // The failed transaction is over or aborted; end it whichever it is.
     c.client.batch_execute("ROLLBACK").await.map_err(c_err)?;
     c.client.batch_execute("BEGIN").await.map_err(c_err)?;
-    let mut results = Vec::with_capacity(jobs.len());
-    for job in &jobs {
+    // In app order, as the batch locked them: writers on other nodes lock apps in that order
+    // too, so no two of them wait on each other. Results go back in job order.
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&i| jobs[i].app);
+    let mut results: Vec<StoreResult<Vec<Sent>>> = Vec::with_capacity(jobs.len());
+    for &i in &order {
+        let job = &jobs[i];
         c.client
             .batch_execute("SAVEPOINT job")
             .await
@@ -281,5 +286,12 @@ async fn commit(c: &Conn, batch: &[Job]) -> Result<Vec<StoreResult<Vec<Sent>>>, 
         }
     }
     c.client.batch_execute("COMMIT").await.map_err(c_err)?;
-    Ok(results)
+    let mut by_job: Vec<Option<StoreResult<Vec<Sent>>>> = (0..jobs.len()).map(|_| None).collect();
+    for (i, r) in order.into_iter().zip(results) {
+        by_job[i] = Some(r);
+    }
+    Ok(by_job
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(internal("job left no result"))))
+        .collect())
 }
