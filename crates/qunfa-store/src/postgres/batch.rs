@@ -197,12 +197,28 @@ struct Keyed<'a> {
     since: i64,
 }
 
-/// Stores `jobs` in the connection's current transaction (opening it first when `begin`).
-/// `Err`: a statement failed, and the transaction must be rolled back.
+/// How a batch's statements stand to the transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tx {
+    /// Open one first (pipelined with the statements); the caller commits.
+    Begin,
+    /// Inside the caller's transaction (a savepoint).
+    Inside,
+    /// The batch is one statement, its own transaction: committed when it answers.
+    Autocommit,
+}
+
+/// Whether the idempotency check applies to a message: a mass message with a client id.
+pub(super) fn is_keyed_mass(m: &NewMessage) -> bool {
+    m.kind == MsgKind::Mass && m.msgidclient.is_some()
+}
+
+/// Stores `jobs` (see [`Tx`]). `Err`: a statement failed, and a transaction the batch opened
+/// must be rolled back.
 pub(super) async fn attempt(
     c: &Conn,
     jobs: &[&Job],
-    begin: bool,
+    tx: Tx,
 ) -> Result<Vec<StoreResult<Vec<Sent>>>, tokio_postgres::Error> {
     let mut keyed: Vec<Keyed<'_>> = Vec::new();
     for (j, job) in jobs.iter().enumerate() {
@@ -218,7 +234,7 @@ pub(super) async fn attempt(
             }
         }
     }
-    let mut begun = !begin;
+    let mut begun = tx != Tx::Begin;
     let mut earlier: HashMap<(usize, usize), Sent> = HashMap::new();
     if !keyed.is_empty() {
         let apps: Vec<i64> = jobs

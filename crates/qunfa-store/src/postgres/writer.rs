@@ -32,7 +32,7 @@ use qunfa_core::store::{StoreError, StoreResult, internal};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, Statement};
 
-use super::batch::{INSERT_SQL, LOCK_SQL, LOOKUP_SQL, RECALL_SQL, attempt};
+use super::batch::{INSERT_SQL, LOCK_SQL, LOOKUP_SQL, RECALL_SQL, Tx, attempt, is_keyed_mass};
 use super::{Target, pg, pg_detail};
 
 /// Most jobs in one transaction.
@@ -233,7 +233,14 @@ fn fail_all(batch: Vec<Job>, why: &str) {
 /// nothing of the batch was committed.
 async fn commit(c: &Conn, batch: &[Job]) -> Result<Vec<StoreResult<Vec<Sent>>>, String> {
     let jobs: Vec<&Job> = batch.iter().collect();
-    match attempt(c, &jobs, true).await {
+    // The common batch (one app's sends, nothing to look up) is a single statement, which
+    // PostgreSQL runs as a transaction of its own: committed, durably, before it answers.
+    let single = jobs
+        .iter()
+        .all(|j| j.app == batch[0].app && j.recall.is_none() && !j.msgs.iter().any(is_keyed_mass));
+    let tx = if single { Tx::Autocommit } else { Tx::Begin };
+    match attempt(c, &jobs, tx).await {
+        Ok(results) if single => return Ok(results),
         Ok(results) => match c.client.batch_execute("COMMIT").await {
             Ok(()) => return Ok(results),
             Err(e) if e.as_db_error().is_none() => return Err(pg_detail(&e)),
@@ -261,7 +268,7 @@ async fn commit(c: &Conn, batch: &[Job]) -> Result<Vec<StoreResult<Vec<Sent>>>, 
             .batch_execute("SAVEPOINT job")
             .await
             .map_err(c_err)?;
-        match attempt(c, std::slice::from_ref(job), false).await {
+        match attempt(c, std::slice::from_ref(job), Tx::Inside).await {
             Ok(mut r) => {
                 c.client
                     .batch_execute("RELEASE SAVEPOINT job")
