@@ -424,6 +424,126 @@ async fn a_bad_job_fails_alone() {
     assert_eq!(store.head(app).await.unwrap().last_msgid, MsgId(20));
 }
 
+/// Keyed mass sends queued into one batch (with another app's send and a recall beside them)
+/// are checked against each other as if stored one by one; across two nodes the check holds
+/// too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mass_keys_are_checked_inside_a_batch_and_across_nodes() {
+    let schema = Schema::new();
+    let store = Arc::new(open(&schema.url()).await);
+    let app = store.create_app("a").await.unwrap().id;
+    let other = store.create_app("b").await.unwrap().id;
+    let keyed = |key: &str, members: &[u32]| {
+        let mut m = mass(members);
+        m.msgidclient = Some(key.into());
+        m
+    };
+    let stored = store
+        .store_messages(app, vec![p2p("to recall")], 500, 0)
+        .await
+        .unwrap();
+    let mut raw = raw_session(&schema).await;
+    let tx = raw.transaction().await.unwrap();
+    tx.execute(
+        "SELECT 1 FROM msg_seqs WHERE app_id = $1 FOR UPDATE",
+        &[&app.0],
+    )
+    .await
+    .unwrap();
+    let blocker = {
+        let s = store.clone();
+        tokio::spawn(async move { s.store_messages(app, vec![p2p("blocker")], 900, 0).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut queued = Vec::new();
+    for (i, (key, members)) in [
+        ("k", &[1u32][..]),
+        ("k", &[1, 2]),
+        ("other", &[3]),
+        ("k", &[4]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (s, m) = (store.clone(), keyed(key, members));
+        queued.push(tokio::spawn(async move {
+            s.store_messages(app, vec![m], 1000 + i as i64, 0).await
+        }));
+    }
+    let in_other = {
+        let s = store.clone();
+        tokio::spawn(async move {
+            s.store_messages(other, vec![keyed("k", &[0])], 1000, 0)
+                .await
+        })
+    };
+    let recall = {
+        let (s, msgid) = (store.clone(), stored[0].msgid);
+        let mut tomb = NewMessage::new(MsgKind::Recall, accid("a"), 0, "{}".into());
+        tomb.to = Some(accid("b"));
+        tomb.to_ordinal = Some(Ordinal(1));
+        tomb.ref_msgid = Some(msgid);
+        tokio::spawn(async move { s.recall_message(app, msgid, tomb, 1000).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    tx.rollback().await.unwrap();
+    blocker.await.unwrap().unwrap();
+    let mut k = Vec::new();
+    for (i, h) in queued.into_iter().enumerate() {
+        let sent = h.await.unwrap().unwrap().remove(0);
+        if i == 2 {
+            assert!(!sent.duplicate, "another key");
+        } else {
+            k.push(sent);
+        }
+    }
+    let fresh: Vec<_> = k.iter().filter(|s| !s.duplicate).cloned().collect();
+    assert_eq!(fresh.len(), 1, "{k:?}");
+    for s in &k {
+        assert_eq!(
+            (s.msgid, s.timetag, s.recipients),
+            (fresh[0].msgid, fresh[0].timetag, fresh[0].recipients)
+        );
+    }
+    assert!(
+        !in_other.await.unwrap().unwrap()[0].duplicate,
+        "keys are per app"
+    );
+    let t = recall.await.unwrap().unwrap();
+    let m = store.message(app, stored[0].msgid).await.unwrap().unwrap();
+    assert_eq!(m.recalled_ms, Some(1000));
+    assert_eq!(
+        store.message(app, t.msgid).await.unwrap().unwrap().kind,
+        MsgKind::Recall
+    );
+    assert_eq!(store.mass_messages(app, None, 10).await.unwrap().len(), 2);
+
+    // Two nodes sending one key at once: one is stored.
+    let two = open(&schema.url()).await;
+    let sends = (0..6).map(|i| {
+        let s: &PgStore = if i % 2 == 0 { &store } else { &two };
+        s.store_messages(app, vec![keyed("both", &[1])], 5000, 0)
+    });
+    let answers: Vec<_> = futures_util::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().remove(0))
+        .collect();
+    assert_eq!(
+        answers.iter().filter(|s| !s.duplicate).count(),
+        1,
+        "{answers:?}"
+    );
+    assert_eq!(
+        answers
+            .iter()
+            .map(|s| s.msgid)
+            .collect::<BTreeSet<_>>()
+            .len(),
+        1
+    );
+}
+
 /// The writer's and the pool's connections are killed (as a PostgreSQL restart would): the
 /// store recovers by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

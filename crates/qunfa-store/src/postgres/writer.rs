@@ -14,8 +14,10 @@
 //!
 //! **Group commit.** The task takes every queued job (up to [`MAX_JOBS`] / [`MAX_ROWS`]) and
 //! stores them in one transaction: per app, one statement updates `msg_seqs`, inserts the new
-//! audiences (`ON CONFLICT DO NOTHING`) and every message (`UNNEST` of arrays); BEGIN and
-//! these statements are pipelined (one round trip), then COMMIT. Mass messages with a
+//! audiences (`ON CONFLICT DO NOTHING`) and every message (`UNNEST` of arrays). A batch of one
+//! app's sends is that one statement, run as its own transaction: one round trip, and its
+//! answer comes after the commit. Otherwise BEGIN and the statements are pipelined (one round
+//! trip), then COMMIT follows once all of them succeeded. Mass messages with a
 //! `msgidclient` first lock their apps' rows and look their keys up, so the idempotency check
 //! is exact across nodes; two of them in one batch are deduplicated in memory, as if the jobs
 //! had run one after the other. If the batch fails with a database error, its jobs are retried
