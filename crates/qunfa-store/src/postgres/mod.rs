@@ -342,3 +342,49 @@ pub(crate) async fn next_change(
     row.map(|r| r.get(0))
         .ok_or_else(|| StoreError::Internal(format!("app {app} not found")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_a_schema_and_never_show_the_password() {
+        let t = Target::parse(
+            "postgres://qunfa:s3cret@db.example:6543/chat?schema=tenant_1&sslmode=disable",
+        )
+        .unwrap();
+        assert_eq!(t.schema, "tenant_1");
+        assert_eq!(
+            t.describe(),
+            "postgres qunfa@db.example:6543/chat schema tenant_1"
+        );
+        assert_eq!(t.config.get_options(), Some("-c search_path=\"tenant_1\""));
+        assert_eq!(t.config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+
+        let t = Target::parse("postgresql://root@127.0.0.1/test").unwrap();
+        assert_eq!(
+            t.describe(),
+            "postgres root@127.0.0.1:5432/test schema public"
+        );
+
+        let t = Target::parse("postgres://root@h/db?options=-c%20work_mem%3D8MB&connect_timeout=3")
+            .unwrap();
+        assert_eq!(
+            t.config.get_options(),
+            Some("-c work_mem=8MB -c search_path=\"public\"")
+        );
+        assert_eq!(
+            t.config.get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
+
+        for bad in ["x;drop", "", "1abc", "a\"b"] {
+            let url = format!("postgres://root@h/db?schema={bad}");
+            assert!(Target::parse(&url).is_err(), "{bad:?}");
+        }
+        let Err(StoreError::Internal(e)) = Target::parse("postgres://root:pw@h/db?bogus=1") else {
+            panic!("an unknown parameter is refused");
+        };
+        assert!(!e.contains("pw"), "{e}");
+    }
+}
