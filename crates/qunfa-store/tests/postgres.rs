@@ -694,7 +694,8 @@ async fn throughput() {
     assert_eq!(store.head(app).await.unwrap().last_msgid, MsgId(n as i64));
 }
 
-/// 1,000 accounts per call, as `qunfa import` sends them; prints accounts/s.
+/// 1,000,000 accounts, 1,000 per call as `qunfa import` sends them, then the audience
+/// index's full read at start; prints both (budgets: ≤ 60 s and ≤ 5 s).
 /// `cargo test --release -p qunfa-store --test postgres -- --ignored --nocapture import_speed`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
@@ -705,7 +706,7 @@ async fn import_speed() {
     let store = open(&schema.url()).await;
     let app = store.create_app("a").await.unwrap().id;
     let started = Instant::now();
-    let calls = 50;
+    let calls = 1000;
     for call in 0..calls {
         let accounts = (0..1000)
             .map(|i| {
@@ -728,5 +729,46 @@ async fn import_speed() {
         "postgres create_accounts: {} accounts in {secs:.2} s = {:.0} accounts/s (1,000 per call)",
         calls * 1000,
         f64::from(calls * 1000) / secs
+    );
+    let started = Instant::now();
+    let entries = store.index_entries(app).await.unwrap();
+    println!(
+        "postgres index_entries: {} entries in {:.2} s",
+        entries.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(entries.len(), 1_000_000);
+}
+
+/// Targeted sends to an audience of a million (every other ordinal of two million: no runs to
+/// compress), one at a time; prints p50/p99 of `store_messages`.
+/// `cargo test --release -p qunfa-store --test postgres -- --ignored --nocapture big_audience`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn big_audience_sends() {
+    let schema = Schema::new();
+    let store = open(&schema.url()).await;
+    let app = store.create_app("a").await.unwrap().id;
+    let bits: roaring::RoaringBitmap = (0..2_000_000u32).step_by(2).collect();
+    let encoded = audience::encode(&bits);
+    let mut took = Vec::new();
+    for i in 0..40 {
+        let mut m = NewMessage::new(MsgKind::Mass, accid("sys"), 100, "{}".into());
+        m.audience = Some(encoded.clone());
+        m.recipients = bits.len();
+        m.msgidclient = Some(format!("k{i}"));
+        let t = Instant::now();
+        store.store_messages(app, vec![m], 1, 0).await.unwrap();
+        took.push(t.elapsed());
+    }
+    took.sort();
+    let t = Instant::now();
+    let _ = audience::digest(&encoded);
+    println!("digest of the audience: {:?}", t.elapsed());
+    println!(
+        "postgres mass send to 1,000,000 ({} KB audience): p50 {:?}, p99 {:?}",
+        encoded.len() / 1024,
+        took[took.len() / 2],
+        took[took.len() * 99 / 100]
     );
 }
