@@ -544,6 +544,46 @@ async fn mass_keys_are_checked_inside_a_batch_and_across_nodes() {
     );
 }
 
+/// An inbox read past several pages of shared messages the account is mostly not in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_reads_page_through_foreign_audiences() {
+    let schema = Schema::new();
+    let store = open(&schema.url()).await;
+    let app = store.create_app("a").await.unwrap().id;
+    let msgs: Vec<NewMessage> = (0..1200)
+        .map(|i| match i {
+            _ if i % 97 == 0 => p2p(&format!("d{i}")),
+            _ if i % 50 == 0 => mass(&[1, 5]),
+            _ => mass(&[(i % 7) + 2]),
+        })
+        .collect();
+    let mine: Vec<MsgId> = store
+        .store_messages(app, msgs, 1000, 0)
+        .await
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 97 == 0 || i % 50 == 0)
+        .map(|(_, s)| s.msgid)
+        .collect();
+    for limit in [1, 5, 1000] {
+        let mut got = Vec::new();
+        let mut cursor = MsgId(0);
+        loop {
+            let page = store
+                .user_messages(app, Ordinal(1), cursor, limit, 2000)
+                .await
+                .unwrap();
+            got.extend(page.iter().map(|m| m.msgid));
+            match page.last() {
+                Some(m) if page.len() == limit => cursor = m.msgid,
+                _ => break,
+            }
+        }
+        assert_eq!(got, mine, "limit {limit}");
+    }
+}
+
 /// The writer's and the pool's connections are killed (as a PostgreSQL restart would): the
 /// store recovers by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

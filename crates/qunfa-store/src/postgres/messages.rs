@@ -78,14 +78,13 @@ async fn for_user(
         return Ok(Vec::new());
     }
     let o = i64::from(ordinal.0);
-    let lim = i64::try_from(limit).unwrap_or(i64::MAX);
     let direct = list(
         c,
         &format!(
             "SELECT {COLS} FROM messages WHERE app_id = $1 AND to_ordinal = $2 AND msgid > $3 \
              AND NOT antispam AND recalled_ms IS NULL ORDER BY msgid LIMIT $4"
         ),
-        &[&app.0, &o, &after.0, &lim],
+        &[&app.0, &o, &after.0, &lim(limit)],
     )
     .await?;
     // What `collect` will cut at: with a full page of direct messages nothing past its last one
