@@ -1,10 +1,13 @@
 //! Storage backends for qunfa. Each implements `qunfa_core::Store` and passes the shared
 //! conformance suite (feature `testsuite`). [`open`] picks one from a URL: the embedded SQLite
-//! database by default.
+//! database by default, PostgreSQL (shared by several nodes) for `postgres://`.
 
 #[cfg(feature = "testsuite")]
 pub mod conformance;
+pub mod postgres;
 pub mod sqlite;
+#[cfg(feature = "testsuite")]
+pub mod testing;
 pub mod transfer;
 
 use std::path::PathBuf;
@@ -15,6 +18,7 @@ use qunfa_core::admission::Admission;
 use qunfa_core::ratelimit::Limits;
 use qunfa_core::store::{StoreError, StoreResult};
 
+pub use postgres::{PgAdmission, PgStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// What [`open`] needs besides the URL.
@@ -48,7 +52,8 @@ pub struct Backend {
 }
 
 /// Opens the backend `url` names: empty for SQLite in `opts.data_dir`, `sqlite:PATH` for a
-/// SQLite file elsewhere.
+/// SQLite file elsewhere, `postgres://USER@HOST[:PORT]/DB[?schema=NAME]` (or `postgresql://`)
+/// for PostgreSQL, whose backend also carries the shared admission state.
 pub async fn open(url: &str, opts: &Options) -> StoreResult<Backend> {
     let url = url.trim();
     let sqlite = SqliteOptions {
@@ -73,6 +78,9 @@ pub async fn open(url: &str, opts: &Options) -> StoreResult<Backend> {
         let path = PathBuf::from(path.trim_start_matches("//"));
         let store = SqliteStore::open(&path, &sqlite)?;
         return Ok(embedded(store, path.parent().map(|p| p.to_owned())));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return postgres::open(url, opts).await;
     }
     Err(StoreError::Internal(format!(
         "store.url {url:?}: expected empty (embedded SQLite), sqlite:PATH or postgres://USER@HOST/DB"

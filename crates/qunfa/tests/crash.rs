@@ -42,7 +42,7 @@ enum Backend {
 fn start(dir: &Path, backend: Backend, pg: &PgSchema) -> Server {
     Server::start(Opts {
         dir: dir.to_owned(),
-        store: matches!(backend, Backend::Postgres).then(|| pg.url.clone()),
+        store: matches!(backend, Backend::Postgres).then(|| pg.url()),
         ..Opts::default()
     })
 }

@@ -32,7 +32,7 @@ struct Cluster {
 fn node_opts(dir: &std::path::Path, pg: &PgSchema, nats: &Nats, prefix: &str) -> Opts {
     Opts {
         dir: dir.to_owned(),
-        store: Some(pg.url.clone()),
+        store: Some(pg.url()),
         bus: Some(nats.url()),
         env: vec![
             ("QUNFA_BUS__PREFIX".into(), prefix.into()),
@@ -309,7 +309,7 @@ async fn nodes_share_accounts_messages_keywords_kicks_and_replays() {
 
     // An app disabled with `qunfa app disable --store` is refused by every node.
     let out = std::process::Command::new(support::BIN)
-        .args(["app", "disable", &cl.appkey, "--store", &pg.url])
+        .args(["app", "disable", &cl.appkey, "--store", &pg.url()])
         .env("NO_COLOR", "1")
         .output()
         .unwrap();

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use qunfa_core::auth::checksum;
 use qunfa_core::clock::{Clock, ManualClock};
-use qunfa_core::store::AppStore;
 use qunfa_server::client::NimClient;
-use qunfa_store::{SqliteOptions, SqliteStore};
 use serde_json::{Value, json};
 
 use crate::harness::{TestServer, create_users};
@@ -252,7 +250,7 @@ async fn over_the_rate_limit_answers_416_for_the_penalty_then_recovers() {
 async fn apps_created_or_disabled_elsewhere_take_effect_without_a_restart() {
     let s = TestServer::start().await;
     // What `qunfa app …` does: its own connection to the same database file.
-    let cli = SqliteStore::open_dir(s.dir.path(), &SqliteOptions::default()).unwrap();
+    let cli = s.open_store_again().await;
     let fresh = cli.create_app("made by the cli").await.unwrap();
     let c = s.client_for(&fresh);
     assert_eq!(

@@ -183,9 +183,7 @@ fn futures_stream(
 async fn a_storage_fault_answers_500_without_internal_text() {
     let s = TestServer::start().await;
     // Break the database under the running server, as a failing disk or a bad hand edit would.
-    let path = s.dir.path().join(qunfa_store::sqlite::DB_FILE);
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE enterptypes").unwrap();
+    s.drop_table("enterptypes").await;
     let r = s.call("dic/listEnterptypes", &[]).await;
     assert_eq!(r, json!({"code": 500, "desc": "internal error"}));
     let r = s

@@ -1,4 +1,6 @@
-//! Starts a real qunfa (SQLite in a temp dir, port 0) with a manual clock.
+//! Starts a real qunfa (port 0, a manual clock) on SQLite in a temp dir, or, with
+//! `QUNFA_TEST_STORE=postgres`, on a PostgreSQL schema of its own (`QUNFA_TEST_PG`): the same
+//! suite runs on both backends.
 
 use std::sync::Arc;
 
@@ -10,8 +12,15 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+/// Which backend the suite runs on (`QUNFA_TEST_STORE`).
+pub fn on_postgres() -> bool {
+    std::env::var("QUNFA_TEST_STORE").is_ok_and(|v| v == "postgres")
+}
+
 pub struct TestServer {
     pub base: String,
+    /// The PostgreSQL schema, when the suite runs on PostgreSQL.
+    pub pg: Option<qunfa_store::testing::PgSchema>,
     pub clock: ManualClock,
     pub app: App,
     pub client: NimClient,
@@ -33,6 +42,11 @@ impl TestServer {
         };
         cfg.api.app_refresh_ms = 50;
         cfg.store.synchronous_full = false;
+        let pg = on_postgres().then(qunfa_store::testing::PgSchema::new);
+        if let Some(pg) = &pg {
+            cfg.store.url = pg.url();
+            cfg.store.pool_size = 4;
+        }
         tweak(&mut cfg);
         let clock = ManualClock::new(SystemClock.now_ms());
         let server = Arc::new(
@@ -59,6 +73,7 @@ impl TestServer {
             NimClient::new(&base, &app.appkey, &app.secret).with_clock(Arc::new(clock.clone()));
         TestServer {
             base,
+            pg,
             clock,
             app,
             client,
@@ -103,6 +118,88 @@ impl TestServer {
 }
 
 impl TestServer {
+    /// The same store opened again, as another process (`qunfa app …`) would.
+    pub async fn open_store_again(&self) -> std::sync::Arc<dyn qunfa_core::Store> {
+        let c = &self.state().config;
+        let opts = qunfa_store::Options {
+            data_dir: c.data_dir.clone(),
+            synchronous_full: false,
+            pool_size: 2,
+            curtime_window_secs: 300,
+            limits: qunfa_core::ratelimit::Limits {
+                default: c.rate_limits.default,
+                batch: c.rate_limits.batch,
+                broadcast: c.rate_limits.broadcast,
+            },
+        };
+        qunfa_store::open(&c.store.url, &opts)
+            .await
+            .expect("store opens again")
+            .store
+    }
+
+    /// Breaks the database under the running server, as a failing disk or a bad hand edit
+    /// would: drops `table`.
+    pub async fn drop_table(&self, table: &str) {
+        match &self.pg {
+            None => {
+                let path = self.dir.path().join(qunfa_store::sqlite::DB_FILE);
+                let conn = rusqlite::Connection::open(path).expect("open sqlite");
+                conn.execute_batch(&format!("DROP TABLE {table}"))
+                    .expect("drop table");
+            }
+            Some(pg) => {
+                let c = pg_client().await;
+                c.batch_execute(&format!("DROP TABLE \"{}\".{table} CASCADE", pg.name()))
+                    .await
+                    .expect("drop table");
+            }
+        }
+    }
+
+    /// Everything the store holds, as bytes: the database files (after a checkpoint) for
+    /// SQLite, every row of every table as text for PostgreSQL.
+    pub async fn stored_bytes(&self) -> Vec<u8> {
+        match &self.pg {
+            None => {
+                let path = self.dir.path().join(qunfa_store::sqlite::DB_FILE);
+                let conn = rusqlite::Connection::open(path).expect("open sqlite");
+                conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .expect("checkpoint");
+                let mut out = Vec::new();
+                for entry in std::fs::read_dir(self.dir.path()).expect("data dir") {
+                    out.extend(std::fs::read(entry.expect("entry").path()).expect("read"));
+                }
+                out
+            }
+            Some(pg) => {
+                let c = pg_client().await;
+                let tables = c
+                    .query(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = $1",
+                        &[&pg.name()],
+                    )
+                    .await
+                    .expect("tables");
+                let mut out = Vec::new();
+                for t in tables {
+                    let name: String = t.get(0);
+                    let rows = c
+                        .query(
+                            &format!("SELECT t::text FROM \"{}\".{name} t", pg.name()),
+                            &[],
+                        )
+                        .await
+                        .expect("rows");
+                    for r in rows {
+                        out.extend(r.get::<_, String>(0).into_bytes());
+                    }
+                }
+                out
+            }
+        }
+    }
+
     /// Starts the server's shutdown (as SIGTERM does for `qunfa serve`).
     pub fn stop(&mut self) {
         if let Some(s) = self.stop.take() {
@@ -125,4 +222,16 @@ pub async fn create_users(s: &TestServer, accids: &[&str]) {
         let r = s.call("user/create", &[("accid", a)]).await;
         assert_eq!(r["code"], 200, "creating {a}: {r}");
     }
+}
+
+async fn pg_client() -> tokio_postgres::Client {
+    let base = qunfa_store::testing::pg_base_url();
+    let (client, conn) = tokio_postgres::connect(
+        base.split('?').next().unwrap_or_default(),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("connect to postgres");
+    tokio::spawn(conn);
+    client
 }

@@ -611,8 +611,7 @@ async fn send_msg_to_all_answers_every_nim_code() {
     s.state().services.apps.reload().await.unwrap();
 
     // 500: the message table is gone.
-    let conn = rusqlite::Connection::open(s.dir.path().join(qunfa_store::sqlite::DB_FILE)).unwrap();
-    conn.execute_batch("DROP TABLE messages").unwrap();
+    s.drop_table("messages").await;
     s.clock.advance_ms(10_001);
     assert_eq!(
         send(&s, &params).await,

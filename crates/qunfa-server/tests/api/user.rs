@@ -92,18 +92,18 @@ async fn tokens_are_never_stored_in_plain_text() {
         .as_str()
         .unwrap()
         .to_owned();
-    // Checkpoint so everything is in the main file, then look at every byte on disk.
-    let conn = rusqlite::Connection::open(s.dir.path().join(qunfa_store::sqlite::DB_FILE)).unwrap();
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-        .unwrap();
-    for entry in std::fs::read_dir(s.dir.path()).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        for t in [token, generated.as_str()] {
-            assert!(
-                !bytes.windows(t.len()).any(|w| w == t.as_bytes()),
-                "token {t} found on disk"
-            );
-        }
+    // Everything the store holds: every byte on disk (SQLite), every row (PostgreSQL).
+    let bytes = s.stored_bytes().await;
+    let key = s.app.appkey.as_bytes();
+    assert!(
+        bytes.windows(key.len()).any(|w| w == key),
+        "the scan sees what the store holds (the app's key)"
+    );
+    for t in [token, generated.as_str()] {
+        assert!(
+            !bytes.windows(t.len()).any(|w| w == t.as_bytes()),
+            "token {t} found in the store"
+        );
     }
 }
 

@@ -6,7 +6,6 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -238,63 +237,8 @@ impl Drop for Nats {
     }
 }
 
-/// A PostgreSQL schema of the test's own (`QUNFA_TEST_PG`, default
-/// `postgres://root@127.0.0.1/test`), dropped afterwards.
-pub struct PgSchema {
-    pub url: String,
-    base: String,
-    name: String,
-}
-
-impl PgSchema {
-    pub fn new() -> PgSchema {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let base = std::env::var("QUNFA_TEST_PG")
-            .unwrap_or_else(|_| "postgres://root@127.0.0.1/test".to_owned());
-        let name = format!(
-            "qt_{}_{}_{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst),
-            qunfa_core::random_hex(3)
-        );
-        let sep = if base.contains('?') { '&' } else { '?' };
-        PgSchema {
-            url: format!("{base}{sep}schema={name}"),
-            base,
-            name,
-        }
-    }
-}
-
-impl Default for PgSchema {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let (base, name) = (self.base.clone(), self.name.clone());
-        // Best effort, on a runtime of its own (Drop cannot await).
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok((client, conn)) =
-                    tokio_postgres::connect(&base, tokio_postgres::NoTls).await
-                {
-                    tokio::spawn(conn);
-                    let _ = client
-                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
+/// A PostgreSQL schema of the test's own, dropped afterwards.
+pub use qunfa_store::testing::PgSchema;
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 

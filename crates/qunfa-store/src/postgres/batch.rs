@@ -1,0 +1,399 @@
+//! One batch of message jobs as SQL: the plan (which message is stored in which app's group,
+//! which one is answered by an earlier send with its key) and its pipelined statements. The
+//! writer (`writer.rs`) decides when a batch commits or is retried job by job.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
+use qunfa_core::audience;
+use qunfa_core::ids::{AppId, MAX_MSGID, MsgId};
+use qunfa_core::message::{MsgKind, NewMessage, Sent};
+use qunfa_core::store::{StoreError, StoreResult};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::writer::{Conn, Job};
+
+pub(super) const INSERT_SQL: &str = "WITH seq AS (
+    UPDATE msg_seqs SET next_msgid = next_msgid + $2::bigint
+    WHERE app_id = $1::bigint AND next_msgid + $2::bigint <= $3::bigint
+    RETURNING next_msgid - $2::bigint AS first
+), aud AS (
+    INSERT INTO audiences (app_id, hash, bits)
+    SELECT $1::bigint, a.hash, a.bits FROM seq, UNNEST($4::bytea[], $5::bytea[]) AS a(hash, bits)
+    ON CONFLICT (app_id, hash) DO NOTHING
+), ins AS (
+    INSERT INTO messages (app_id, msgid, kind, from_accid, to_accid, to_ordinal, msg_type, body, ext, extra,
+        msgidclient, timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, ref_msgid)
+    SELECT $1::bigint, seq.first + u.ord - 1, u.kind, u.from_accid, u.to_accid, u.to_ordinal, u.msg_type, u.body,
+        u.ext, u.extra, u.msgidclient, u.timetag, u.antispam, u.mark_read, u.recipients, u.audience_hash,
+        u.selection, u.offline, u.expire_ms, u.ref_msgid
+    FROM seq, UNNEST($6::smallint[], $7::text[], $8::text[], $9::bigint[], $10::int[], $11::text[], $12::text[],
+        $13::text[], $14::text[], $15::bigint[], $16::bool[], $17::bool[], $18::bigint[], $19::bytea[], $20::text[],
+        $21::bool[], $22::bigint[], $23::bigint[])
+        WITH ORDINALITY AS u(kind, from_accid, to_accid, to_ordinal, msg_type, body, ext, extra, msgidclient,
+            timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, ref_msgid, ord)
+)
+SELECT first FROM seq";
+
+pub(super) const RECALL_SQL: &str = "UPDATE messages SET recalled_ms = $3 \
+     WHERE app_id = $1 AND msgid = $2 AND recalled_ms IS NULL";
+
+pub(super) const LOCK_SQL: &str =
+    "SELECT app_id FROM msg_seqs WHERE app_id = ANY($1::bigint[]) ORDER BY app_id FOR UPDATE";
+
+pub(super) const LOOKUP_SQL: &str = "SELECT q.i, m.msgid, m.timetag, m.antispam, m.recipients \
+     FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::int[]) AS q(app_id, key, since, i) \
+     CROSS JOIN LATERAL (SELECT msgid, timetag, antispam, recipients FROM messages m \
+         WHERE m.app_id = q.app_id AND m.msgidclient = q.key AND m.kind = 1 AND m.timetag >= q.since \
+         ORDER BY m.msgid DESC LIMIT 1) m";
+
+type Answer = Result<Vec<Row>, tokio_postgres::Error>;
+type Pending<'a> = Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
+
+/// Runs queries pipelined: each is polled (and so sent) in order before any answer is
+/// awaited, so the server gets them all in one round trip and runs them in this order.
+async fn pipeline(queries: Vec<Pending<'_>>) -> Vec<Answer> {
+    let mut slots: Vec<(Pending<'_>, Option<Answer>)> =
+        queries.into_iter().map(|q| (q, None)).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (q, out) in slots.iter_mut() {
+            if out.is_none() {
+                match q.as_mut().poll(cx) {
+                    Poll::Ready(r) => *out = Some(r),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    slots.into_iter().filter_map(|(_, out)| out).collect()
+}
+
+/// Where a message's answer comes from.
+enum Slot {
+    /// Stored: its msgid is its app group's first msgid + `rank`.
+    Fresh { rank: i64 },
+    /// A mass message whose key a stored one used inside the window.
+    Dup(Sent),
+    /// ... that an earlier job of this batch used.
+    DupOf(InBatch),
+}
+
+/// A keyed mass message stored by an earlier job of the batch.
+#[derive(Clone, Copy)]
+struct InBatch {
+    rank: i64,
+    timetag: i64,
+    antispam: bool,
+    recipients: u64,
+}
+
+/// One app's new messages in a batch, as the columns of one multi-row insert.
+#[derive(Default)]
+struct Group<'a> {
+    n: i64,
+    kind: Vec<i16>,
+    from: Vec<&'a str>,
+    to: Vec<Option<&'a str>>,
+    to_ordinal: Vec<Option<i64>>,
+    msg_type: Vec<i32>,
+    body: Vec<&'a str>,
+    ext: Vec<Option<&'a str>>,
+    extra: Vec<Option<&'a str>>,
+    msgidclient: Vec<Option<&'a str>>,
+    timetag: Vec<i64>,
+    antispam: Vec<bool>,
+    mark_read: Vec<bool>,
+    recipients: Vec<i64>,
+    audience_hash: Vec<Option<Vec<u8>>>,
+    selection: Vec<Option<&'a str>>,
+    offline: Vec<bool>,
+    expire_ms: Vec<Option<i64>>,
+    ref_msgid: Vec<Option<i64>>,
+    aud_hash: Vec<Vec<u8>>,
+    aud_bits: Vec<&'a [u8]>,
+    aud_seen: HashSet<[u8; 32]>,
+}
+
+impl<'a> Group<'a> {
+    /// Adds a message; answers its rank in the group.
+    fn push(&mut self, m: &'a NewMessage, now_ms: i64) -> i64 {
+        let hash = m.audience.as_deref().map(|bits| {
+            let h = audience::digest(bits);
+            if self.aud_seen.insert(h) {
+                self.aud_hash.push(h.to_vec());
+                self.aud_bits.push(bits);
+            }
+            h.to_vec()
+        });
+        self.kind.push(m.kind.as_i64() as i16);
+        self.from.push(m.from.as_str());
+        self.to.push(m.to.as_ref().map(|a| a.as_str()));
+        self.to_ordinal.push(m.to_ordinal.map(|o| i64::from(o.0)));
+        self.msg_type.push(i32::from(m.msg_type));
+        self.body.push(&m.body);
+        self.ext.push(m.ext.as_deref());
+        self.extra.push(m.extra.as_deref());
+        self.msgidclient.push(m.msgidclient.as_deref());
+        self.timetag.push(now_ms);
+        self.antispam.push(m.antispam);
+        self.mark_read.push(m.mark_read);
+        self.recipients
+            .push(i64::try_from(m.recipients).unwrap_or(i64::MAX));
+        self.audience_hash.push(hash);
+        self.selection.push(m.selection.as_deref());
+        self.offline.push(m.offline);
+        self.expire_ms.push(m.expire_ms);
+        self.ref_msgid.push(m.ref_msgid.map(|r| r.0));
+        self.n += 1;
+        self.n - 1
+    }
+
+    fn params(&self, app: &'a i64) -> Vec<&(dyn ToSql + Sync)> {
+        const LIMIT: i64 = MAX_MSGID + 1;
+        vec![
+            app,
+            &self.n,
+            &LIMIT,
+            &self.aud_hash,
+            &self.aud_bits,
+            &self.kind,
+            &self.from,
+            &self.to,
+            &self.to_ordinal,
+            &self.msg_type,
+            &self.body,
+            &self.ext,
+            &self.extra,
+            &self.msgidclient,
+            &self.timetag,
+            &self.antispam,
+            &self.mark_read,
+            &self.recipients,
+            &self.audience_hash,
+            &self.selection,
+            &self.offline,
+            &self.expire_ms,
+            &self.ref_msgid,
+        ]
+    }
+}
+
+/// A keyed mass message of a batch: (job, message) and what the lookup needs.
+struct Keyed<'a> {
+    job: usize,
+    msg: usize,
+    app: AppId,
+    key: &'a str,
+    since: i64,
+}
+
+/// How a batch's statements stand to the transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tx {
+    /// Open one first (pipelined with the statements); the caller commits.
+    Begin,
+    /// Inside the caller's transaction (a savepoint).
+    Inside,
+    /// The batch is one statement, its own transaction: committed when it answers.
+    Autocommit,
+}
+
+/// Whether the idempotency check applies to a message: a mass message with a client id.
+pub(super) fn is_keyed_mass(m: &NewMessage) -> bool {
+    m.kind == MsgKind::Mass && m.msgidclient.is_some()
+}
+
+/// Stores `jobs` (see [`Tx`]). `Err`: a statement failed, and a transaction the batch opened
+/// must be rolled back.
+pub(super) async fn attempt(
+    c: &Conn,
+    jobs: &[&Job],
+    tx: Tx,
+) -> Result<Vec<StoreResult<Vec<Sent>>>, tokio_postgres::Error> {
+    let mut keyed: Vec<Keyed<'_>> = Vec::new();
+    for (j, job) in jobs.iter().enumerate() {
+        for (k, m) in job.msgs.iter().enumerate() {
+            if let (MsgKind::Mass, Some(key)) = (m.kind, &m.msgidclient) {
+                keyed.push(Keyed {
+                    job: j,
+                    msg: k,
+                    app: job.app,
+                    key,
+                    since: job.dedupe_since_ms,
+                });
+            }
+        }
+    }
+    let mut begun = tx != Tx::Begin;
+    let mut earlier: HashMap<(usize, usize), Sent> = HashMap::new();
+    if !keyed.is_empty() {
+        let apps: Vec<i64> = jobs
+            .iter()
+            .map(|j| j.app.0)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let k_app: Vec<i64> = keyed.iter().map(|k| k.app.0).collect();
+        let k_key: Vec<&str> = keyed.iter().map(|k| k.key).collect();
+        let k_since: Vec<i64> = keyed.iter().map(|k| k.since).collect();
+        let k_i: Vec<i32> = (0..keyed.len() as i32).collect();
+        let lock_params: [&(dyn ToSql + Sync); 1] = [&apps];
+        let lookup_params: [&(dyn ToSql + Sync); 4] = [&k_app, &k_key, &k_since, &k_i];
+        let mut qs: Vec<Pending<'_>> = Vec::new();
+        if !begun {
+            qs.push(Box::pin(c.client.query(&c.begin, &[])));
+            begun = true;
+        }
+        qs.push(Box::pin(c.client.query(&c.lock, &lock_params)));
+        qs.push(Box::pin(c.client.query(&c.lookup, &lookup_params)));
+        let mut answers = pipeline(qs).await;
+        let found = answers.pop().unwrap_or_else(|| Ok(Vec::new()));
+        for a in answers {
+            a?;
+        }
+        for r in found? {
+            let i: i32 = r.get(0);
+            let Some(k) = usize::try_from(i).ok().and_then(|i| keyed.get(i)) else {
+                continue;
+            };
+            earlier.insert(
+                (k.job, k.msg),
+                Sent {
+                    msgid: MsgId(r.get(1)),
+                    timetag: r.get(2),
+                    antispam: r.get(3),
+                    recipients: r.get::<_, i64>(4) as u64,
+                    duplicate: true,
+                },
+            );
+        }
+    }
+
+    // Plan: each message is stored in its app's group or answered by an earlier one.
+    let mut groups: BTreeMap<AppId, Group<'_>> = BTreeMap::new();
+    let mut in_batch: HashMap<(AppId, &str), Vec<InBatch>> = HashMap::new();
+    let mut slots: Vec<Vec<Slot>> = Vec::with_capacity(jobs.len());
+    for (j, job) in jobs.iter().enumerate() {
+        let mut job_slots = Vec::with_capacity(job.msgs.len());
+        let mut new_keys = Vec::new();
+        for (k, m) in job.msgs.iter().enumerate() {
+            let key = match (m.kind, &m.msgidclient) {
+                (MsgKind::Mass, Some(key)) => Some(key.as_str()),
+                _ => None,
+            };
+            if let Some(key) = key {
+                // An earlier job of the batch has a newer msgid than anything stored.
+                let same = in_batch
+                    .get(&(job.app, key))
+                    .and_then(|v| v.iter().rev().find(|e| e.timetag >= job.dedupe_since_ms));
+                if let Some(&same) = same {
+                    job_slots.push(Slot::DupOf(same));
+                    continue;
+                }
+                if let Some(s) = earlier.get(&(j, k)) {
+                    job_slots.push(Slot::Dup(s.clone()));
+                    continue;
+                }
+            }
+            let rank = groups.entry(job.app).or_default().push(m, job.now_ms);
+            job_slots.push(Slot::Fresh { rank });
+            if let Some(key) = key {
+                new_keys.push((
+                    key,
+                    InBatch {
+                        rank,
+                        timetag: job.now_ms,
+                        antispam: m.antispam,
+                        recipients: m.recipients,
+                    },
+                ));
+            }
+        }
+        // Messages of one call are not checked against each other (as if stored one by one
+        // after the check), only against earlier calls.
+        for (key, e) in new_keys {
+            in_batch.entry((job.app, key)).or_default().push(e);
+        }
+        slots.push(job_slots);
+    }
+
+    let app_ids: Vec<i64> = groups.keys().map(|a| a.0).collect();
+    let params: Vec<Vec<&(dyn ToSql + Sync)>> = groups
+        .values()
+        .zip(&app_ids)
+        .map(|(g, app)| g.params(app))
+        .collect();
+    let recalls: Vec<(i64, i64, i64)> = jobs
+        .iter()
+        .filter_map(|j| j.recall.map(|m| (j.app.0, m.0, j.now_ms)))
+        .collect();
+    let mut qs: Vec<Pending<'_>> = Vec::new();
+    if !begun {
+        qs.push(Box::pin(c.client.query(&c.begin, &[])));
+    }
+    let skip = qs.len();
+    for p in &params {
+        qs.push(Box::pin(c.client.query(&c.insert, p)));
+    }
+    for (app, msgid, now) in &recalls {
+        let p: [&(dyn ToSql + Sync); 3] = [app, msgid, now];
+        qs.push(Box::pin(async move { c.client.query(&c.recall, &p).await }));
+    }
+    let answers = pipeline(qs).await;
+    let mut firsts: HashMap<AppId, Option<i64>> = HashMap::new();
+    for (i, a) in answers.into_iter().enumerate() {
+        let rows = a?;
+        if i >= skip
+            && let Some(app) = app_ids.get(i - skip)
+        {
+            firsts.insert(AppId(*app), rows.first().map(|r| r.get(0)));
+        }
+    }
+
+    Ok(jobs
+        .iter()
+        .zip(slots)
+        .map(|(job, job_slots)| {
+            let first = firsts.get(&job.app).copied().flatten();
+            let msgid = |rank: i64| {
+                first.map(|f| MsgId(f + rank)).ok_or_else(|| {
+                    StoreError::Internal(format!(
+                        "app {} has no msgid sequence (unknown app, or msgids exhausted)",
+                        job.app
+                    ))
+                })
+            };
+            job.msgs
+                .iter()
+                .zip(job_slots)
+                .map(|(m, slot)| match slot {
+                    Slot::Fresh { rank } => Ok(Sent {
+                        msgid: msgid(rank)?,
+                        timetag: job.now_ms,
+                        antispam: m.antispam,
+                        recipients: m.recipients,
+                        duplicate: false,
+                    }),
+                    Slot::Dup(s) => Ok(s),
+                    Slot::DupOf(e) => Ok(Sent {
+                        msgid: msgid(e.rank)?,
+                        timetag: e.timetag,
+                        antispam: e.antispam,
+                        recipients: e.recipients,
+                        duplicate: true,
+                    }),
+                })
+                .collect()
+        })
+        .collect())
+}
