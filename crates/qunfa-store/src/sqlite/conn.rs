@@ -83,11 +83,18 @@ impl Drop for Db {
 
 /// How often the WAL is checkpointed, off the commit path.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+/// WAL frames (pages) past which the writer makes the WAL start over (64 MiB of 4 KiB pages).
+const WAL_RESTART_FRAMES: u64 = 16_384;
 
 /// Copies committed WAL pages into the database file from a connection of its own, so no
 /// commit ever pays for a checkpoint (SQLite's automatic one runs inside the commit that
-/// crosses 1,000 pages, and cost the send that happened to trip it milliseconds).
-fn checkpoint_loop(path: PathBuf, stop: Arc<std::sync::atomic::AtomicBool>) {
+/// crosses 1,000 pages, and cost the send that happened to trip it milliseconds). It records
+/// the WAL's length in `frames` for the writer (see `writer_loop`).
+fn checkpoint_loop(
+    path: PathBuf,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    frames: Arc<std::sync::atomic::AtomicU64>,
+) {
     let conn = match open(&path, false) {
         Ok(c) => c,
         Err(e) => {
@@ -97,8 +104,9 @@ fn checkpoint_loop(path: PathBuf, stop: Arc<std::sync::atomic::AtomicBool>) {
     };
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         std::thread::sleep(CHECKPOINT_EVERY);
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "wal checkpoint failed");
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+            Ok(log) => frames.store(log.max(0) as u64, std::sync::atomic::Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "wal checkpoint failed"),
         }
     }
 }
@@ -163,9 +171,11 @@ impl Db {
         .map_err(internal)?;
         migrate(&conn, migrations)?;
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
+        let frames = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let wal = frames.clone();
         std::thread::Builder::new()
             .name("qunfa-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, wal))
             .map_err(internal)?;
         let readers = Arc::new(Readers {
             path: path.to_owned(),
@@ -173,10 +183,10 @@ impl Db {
             permits: tokio::sync::Semaphore::new(MAX_IDLE_READERS),
         });
         let stop_checkpoints = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (p, stop) = (path.to_owned(), stop_checkpoints.clone());
+        let (p, stop, wal) = (path.to_owned(), stop_checkpoints.clone(), frames);
         std::thread::Builder::new()
             .name("qunfa-sqlite-checkpoint".into())
-            .spawn(move || checkpoint_loop(p, stop))
+            .spawn(move || checkpoint_loop(p, stop, wal))
             .map_err(internal)?;
         Ok(Db {
             writer: tx,
@@ -218,8 +228,24 @@ impl Db {
     }
 }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>) {
+/// Group-commits queued writes. Under writes that never pause, the checkpoint thread never
+/// reaches the WAL's end (new frames keep coming), and SQLite only starts the WAL over once a
+/// checkpoint has: it would grow without bound (2.6 GB after 100,000 sends). So once the WAL
+/// is past `WAL_RESTART_FRAMES`, the writer checkpoints it itself between two transactions,
+/// when nothing can append to it; most pages are copied already, so this costs little, and
+/// the next transaction writes from the WAL's start (`journal_size_limit` then trims the file).
+fn writer_loop(
+    conn: Connection,
+    rx: mpsc::Receiver<Box<dyn Job>>,
+    frames: Arc<std::sync::atomic::AtomicU64>,
+) {
     while let Ok(first) = rx.recv() {
+        if frames.load(std::sync::atomic::Ordering::Relaxed) > WAL_RESTART_FRAMES {
+            frames.store(0, std::sync::atomic::Ordering::Relaxed);
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "wal checkpoint on the writer failed");
+            }
+        }
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             tracing::error!(error = %e, "sqlite begin failed");
             first.fail(e.to_string());

@@ -47,6 +47,11 @@ pub struct FanoutArgs {
     /// Worker threads of the clients' runtime (the HTTP sender runs beside it).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Nodes the clients connect to, round robin (http://HOST:PORT; repeat for several):
+    /// with sends going through `--url`, clients on other nodes measure cross-node delivery.
+    /// Default: the `--url` node.
+    #[arg(long = "client-url", value_name = "URL")]
+    client_urls: Vec<String>,
     #[command(flatten)]
     accounts: Accounts,
     #[command(flatten)]
@@ -68,6 +73,13 @@ pub async fn fanout(ctx: &Ctx, args: FanoutArgs) -> anyhow::Result<()> {
     }
     let nim = args.target.client(ctx).await?;
     let (url, hostport) = ws_endpoint(&nim)?;
+    let mut endpoints = Vec::new();
+    for u in &args.client_urls {
+        endpoints.push(ws_endpoint(&NimClient::new(u, nim.appkey(), ""))?);
+    }
+    if endpoints.is_empty() {
+        endpoints.push((url.clone(), hostport.clone()));
+    }
     let n = args.clients;
     let acc = &args.accounts;
 
@@ -107,9 +119,8 @@ pub async fn fanout(ctx: &Ctx, args: FanoutArgs) -> anyhow::Result<()> {
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
         let login = json!({"op": "login", "appkey": nim.appkey(), "accid": acc.accid(i), "token": acc.token(i), "cursor": cursor}).to_string();
-        let (url, hostport, gate, shared, stop_rx, logged) = (
-            url.clone(),
-            hostport.clone(),
+        let (url, hostport) = endpoints[i % endpoints.len()].clone();
+        let (gate, shared, stop_rx, logged) = (
             gate.clone(),
             shared.clone(),
             stop_rx.clone(),
@@ -153,8 +164,10 @@ pub async fn fanout(ctx: &Ctx, args: FanoutArgs) -> anyhow::Result<()> {
     let online = login_ms.len();
     let login_ms = sorted(login_ms);
 
+    let at: Vec<&str> = endpoints.iter().map(|(u, _)| u.as_str()).collect();
     println!(
-        "qunfa bench fanout: {n} WebSocket clients at {url} (read buffer {} B, {} client thread(s))",
+        "qunfa bench fanout: {n} WebSocket clients at {} (read buffer {} B, {} client thread(s)); sends through {url}",
+        at.join(", "),
         acc.read_buffer,
         args.threads.max(1)
     );
