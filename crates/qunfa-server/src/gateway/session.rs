@@ -177,7 +177,8 @@ async fn serve(
                 match inbound {
                     None | Some(Err(_)) | Some(Ok(WsMessage::Close(_))) => return Ok(()),
                     Some(Ok(WsMessage::Text(t))) => {
-                        if let Some(reply) = handle_frame(s, who, t.as_str()).await? {
+                        // Boxed: a client frame is rare, and its future inline would size every idle session.
+                        if let Some(reply) = Box::pin(handle_frame(s, who, t.as_str())).await? {
                             sink.send(WsMessage::Text(reply)).await.map_err(gone)?;
                         }
                     }
