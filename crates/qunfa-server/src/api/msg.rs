@@ -125,14 +125,7 @@ pub async fn broadcast_msg(State(s): State<Arc<AppState>>, Nim { app, params }: 
         return Err(ApiError::too_long("body", MAX_BROADCAST_BODY).into());
     }
     let offline = params.bool("isOffline", false)?;
-    let ttl_hours = match params.get("ttl").map(str::trim).filter(|v| !v.is_empty()) {
-        None => 168,
-        Some(v) => v
-            .parse()
-            .ok()
-            .filter(|h| (1..=8760).contains(h))
-            .ok_or_else(|| ApiError::param(format!("ttl must be 1 to 8760 hours: {v:?}")))?,
-    };
+    let ttl_hours = params.int_in("ttl", (1, 8760), " hours", 168)?;
     let target_os = match params.get("targetOs").filter(|v| !v.trim().is_empty()) {
         None => TARGET_OS.iter().map(|s| s.to_string()).collect(),
         Some(_) => {

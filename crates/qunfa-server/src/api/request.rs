@@ -194,6 +194,27 @@ impl Params {
         }
     }
 
+    /// An integer from `lo` to `hi` (`unit` names what it counts, for the refusal); `default`
+    /// when absent or empty.
+    pub fn int_in(
+        &self,
+        name: &str,
+        (lo, hi): (i64, i64),
+        unit: &str,
+        default: i64,
+    ) -> Result<i64, ApiError> {
+        match self.get(name).map(str::trim) {
+            None | Some("") => Ok(default),
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (lo..=hi).contains(n))
+                .ok_or_else(|| {
+                    ApiError::param(format!("{name} must be {lo} to {hi}{unit}: {v:?}"))
+                }),
+        }
+    }
+
     /// `limit`, 1 to `max`; `default` when absent (`None`: required).
     pub fn limit(&self, default: Option<usize>, max: usize) -> Result<usize, ApiError> {
         match self.get("limit").map(str::trim) {
