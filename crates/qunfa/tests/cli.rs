@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -15,6 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::strip_ansi;
 use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_qunfa");
@@ -108,24 +111,6 @@ fn answer(out: &Output) -> (Option<i32>, Value) {
         )
     });
     (out.status.code(), value)
-}
-
-/// Drops ANSI escape sequences (`ESC [ … final byte`, or `ESC` and one character).
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\u{1b}' {
-            out.push(c);
-        } else if chars.next() == Some('[') {
-            for c in chars.by_ref() {
-                if ('\u{40}'..='\u{7e}').contains(&c) {
-                    break;
-                }
-            }
-        }
-    }
-    out
 }
 
 fn is_hex32(s: &str) -> bool {

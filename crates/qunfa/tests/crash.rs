@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use qunfa_server::client::NimClient;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -79,26 +79,8 @@ fn message_of(v: &Value) -> Option<(i64, String)> {
 /// Logs in; answers the connection and the messages of the catch-up, once `synced` came.
 async fn login(url: &str, appkey: &str, i: usize, cursor: i64) -> (Ws, Vec<(i64, String)>) {
     let ws_url = format!("{}/ws", url.replacen("http", "ws", 1));
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
-    let frame = json!({"op": "login", "appkey": appkey, "accid": accid(i), "token": token(i), "cursor": cursor});
-    ws.send(Message::Text(frame.to_string().into()))
-        .await
-        .unwrap();
-    let mut caught_up = Vec::new();
-    loop {
-        let m = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("frames until synced")
-            .expect("connection open")
-            .unwrap();
-        let Message::Text(t) = m else { continue };
-        let v: Value = serde_json::from_str(t.as_str()).unwrap();
-        match v["op"].as_str() {
-            Some("login") => assert_eq!(v["code"], 200, "{v}"),
-            Some("synced") => return (ws, caught_up),
-            _ => caught_up.extend(message_of(&v)),
-        }
-    }
+    let (c, frames) = support::Client::login(&ws_url, appkey, &accid(i), &token(i), cursor).await;
+    (c.ws, frames.iter().filter_map(message_of).collect())
 }
 
 /// Frames a live client received, in arrival order, until its connection died.

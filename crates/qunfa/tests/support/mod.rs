@@ -1,7 +1,7 @@
 //! What the process-level tests share: real `qunfa serve` processes (on SQLite or on a fresh
 //! PostgreSQL schema), a NATS server of their own, and WebSocket clients.
 
-#![allow(dead_code, clippy::unwrap_used)] // each test binary uses its own part of this
+#![allow(dead_code, unused_imports, clippy::unwrap_used)] // each test binary uses its own part of this
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
