@@ -69,3 +69,29 @@ async fn equal_audiences_are_stored_once() {
         .unwrap();
     assert_eq!(n, 2);
 }
+
+/// The database holds the apps' secrets: its files are for their owner only, and so is a data
+/// directory qunfa creates. A file made readable by an earlier version is fixed at open.
+#[cfg(unix)]
+#[tokio::test]
+async fn data_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("qunfa-data");
+    let store = SqliteStore::open_dir(&dir, &SqliteOptions::default()).unwrap();
+    store.create_app("a").await.unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        assert_eq!(mode(&p), 0o600, "{}", p.display());
+        files += 1;
+    }
+    assert!(files >= 2, "the database and its WAL");
+    drop(store);
+    let db = dir.join(qunfa_store::sqlite::DB_FILE);
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _again = SqliteStore::open_dir(&dir, &SqliteOptions::default()).unwrap();
+    assert_eq!(mode(&db), 0o600);
+}

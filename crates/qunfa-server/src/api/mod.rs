@@ -196,18 +196,30 @@ async fn liveness() -> Answer {
     ok(json!({}))
 }
 
-async fn not_found(req: Request) -> Failure {
-    Failure(ApiError::new(
+/// An unknown path: HTTP 404 (so a status-based health check of a wrong path fails), with
+/// NIM's JSON body.
+async fn not_found(req: Request) -> Response {
+    let mut resp = Failure(ApiError::new(
         Code::NotFound,
         format!("no such endpoint: {}", req.uri().path()),
     ))
+    .into_response();
+    *resp.status_mut() = StatusCode::NOT_FOUND;
+    resp
 }
 
-async fn method_not_allowed(req: Request) -> Failure {
-    Failure(ApiError::param(format!(
+/// A known path with another method than POST: HTTP 405, with NIM's JSON body (414: NIM's
+/// own 405 means "parameter too long").
+async fn method_not_allowed(req: Request) -> Response {
+    let mut resp = Failure(ApiError::param(format!(
         "method {} not allowed: use POST",
         req.method()
     )))
+    .into_response();
+    *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    resp
 }
 
 fn panic_answer(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

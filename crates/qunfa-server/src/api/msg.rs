@@ -120,7 +120,7 @@ pub async fn preview_audience(State(s): State<Arc<AppState>>, Nim { app, params 
 
 /// `msg/broadcastMsg`: a plain-text broadcast to every account of the app.
 pub async fn broadcast_msg(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
-    let body = params.required("body")?;
+    let body = params.required_text("body")?;
     if body.chars().count() > MAX_BROADCAST_BODY {
         return Err(ApiError::too_long("body", MAX_BROADCAST_BODY).into());
     }

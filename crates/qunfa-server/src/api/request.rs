@@ -86,14 +86,63 @@ impl FromRequest<Arc<AppState>> for Nim {
 }
 
 /// Request parameters as NIM sees them: name → string. In a JSON body a non-string value
-/// (number, array, object) stands for its JSON text, which is what NIM expects as the string.
+/// (number, array, object) stands for its JSON text, which is what NIM expects as the string;
+/// which ones were not strings is kept, for parameters that must be text.
 #[derive(Debug, Default, Clone)]
-pub struct Params(HashMap<String, String>);
+pub struct Params {
+    values: HashMap<String, String>,
+    not_text: std::collections::HashSet<String>,
+}
 
 impl FromIterator<(String, String)> for Params {
     fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Params {
-        Params(pairs.into_iter().collect())
+        Params {
+            values: pairs.into_iter().collect(),
+            not_text: Default::default(),
+        }
     }
+}
+
+/// One `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte. Bytes that
+/// are not UTF-8 are refused (naming the parameter) rather than replaced with U+FFFD.
+fn form_decode(raw: &[u8]) -> Result<String, Vec<u8>> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < raw.len() => {
+                let hex = |b: u8| (b as char).to_digit(16);
+                match (hex(raw[i + 1]), hex(raw[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|e| e.into_bytes())
+}
+
+/// A form body's pairs, in order.
+fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    let mut pairs = Vec::new();
+    for part in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let (k, v) = match part.iter().position(|&b| b == b'=') {
+            Some(at) => (&part[..at], &part[at + 1..]),
+            None => (part, &part[part.len()..]),
+        };
+        let key =
+            form_decode(k).map_err(|_| ApiError::param("a parameter name is not valid UTF-8"))?;
+        let value =
+            form_decode(v).map_err(|_| ApiError::param(format!("{key} is not valid UTF-8")))?;
+        pairs.push((key, value));
+    }
+    Ok(pairs)
 }
 
 impl Params {
@@ -106,27 +155,42 @@ impl Params {
             return Ok(Params::default());
         }
         if is_json {
+            if std::str::from_utf8(trimmed).is_err() {
+                return Err(ApiError::param("body is not valid UTF-8"));
+            }
             let map: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_slice(trimmed)
                     .map_err(|_| ApiError::param("body is not a JSON object"))?;
-            let params = map
-                .into_iter()
-                .filter_map(|(k, v)| match v {
-                    serde_json::Value::Null => None,
-                    serde_json::Value::String(s) => Some((k, s)),
-                    other => Some((k, other.to_string())),
-                })
-                .collect();
-            return Ok(Params(params));
+            let mut params = Params::default();
+            for (k, v) in map {
+                match v {
+                    serde_json::Value::Null => {}
+                    serde_json::Value::String(s) => {
+                        params.values.insert(k, s);
+                    }
+                    other => {
+                        params.not_text.insert(k.clone());
+                        params.values.insert(k, other.to_string());
+                    }
+                }
+            }
+            return Ok(params);
         }
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-            .map_err(|_| ApiError::param("body is not form-urlencoded"))?;
-        Ok(Params(pairs.into_iter().collect()))
+        Ok(parse_form(body)?.into_iter().collect())
     }
 
     /// The raw value, if given (an empty string counts as given).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// A value that must be text and non-empty: in a JSON body, a number, array or object is
+    /// refused.
+    pub fn required_text(&self, name: &str) -> Result<&str, ApiError> {
+        if self.not_text.contains(name) {
+            return Err(ApiError::param(format!("{name} must be a string")));
+        }
+        self.required(name)
     }
 
     /// A value that must be present and non-empty.
@@ -321,6 +385,31 @@ mod tests {
             assert_eq!(p.get("accid"), Some("a@b"));
             assert_eq!(p.get("name"), Some("张"));
         }
+    }
+
+    #[test]
+    fn form_decoding_refuses_bytes_that_are_not_utf8() {
+        let p = Params::parse("", b"a=%E5%BC%A0+x&b=100%25&c=%zz&d&e=").unwrap();
+        assert_eq!(p.get("a"), Some("张 x"));
+        assert_eq!(p.get("b"), Some("100%"));
+        assert_eq!(p.get("c"), Some("%zz"), "a stray % stays as it is");
+        assert_eq!((p.get("d"), p.get("e")), (Some(""), Some("")));
+        let e = Params::parse("", b"accid=u&name=%FF%FE").unwrap_err();
+        assert_eq!(e.desc, "name is not valid UTF-8");
+        let e = Params::parse("", b"%FF=1").unwrap_err();
+        assert_eq!(e.desc, "a parameter name is not valid UTF-8");
+        let e = Params::parse("application/json", b"{\"name\":\"\xff\"}").unwrap_err();
+        assert_eq!(e.desc, "body is not valid UTF-8");
+    }
+
+    #[test]
+    fn json_values_that_must_be_text() {
+        let p = Params::parse("application/json", br#"{"body": ["a"], "msg": "x"}"#).unwrap();
+        assert_eq!(
+            p.required_text("body").unwrap_err().desc,
+            "body must be a string"
+        );
+        assert_eq!(p.required_text("msg"), Ok("x"));
     }
 
     #[test]

@@ -99,7 +99,7 @@ async fn malformed_bodies_answer_414() {
 }
 
 #[tokio::test]
-async fn unknown_endpoints_answer_404_and_other_methods_414() {
+async fn unknown_endpoints_answer_404_and_other_methods_405() {
     let s = TestServer::start().await;
     let r = s.call("user/nope", &[]).await;
     assert_eq!(
@@ -107,12 +107,25 @@ async fn unknown_endpoints_answer_404_and_other_methods_414() {
         json!({"code": 404, "desc": "no such endpoint: /nimserver/user/nope.action"})
     );
     let http = reqwest::Client::new();
+    for path in ["/nimserver/user/nope.action", "/healthz-typo", "/"] {
+        let resp = http.get(format!("{}{path}", s.base)).send().await.unwrap();
+        assert_eq!(resp.status(), 404, "{path}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["code"], 404);
+    }
+    let live = http
+        .get(format!("{}/nimserver/health/liveness.action", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
     let resp = http
         .get(format!("{}/nimserver/user/create.action", s.base))
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
     assert_eq!(
         resp.headers()["content-type"],
         "application/json; charset=utf-8"
@@ -198,4 +211,84 @@ async fn a_storage_fault_answers_500_without_internal_text() {
         s.call("dic/listAreas", &[]).await,
         json!({"code": 200, "data": {"areas": []}})
     );
+}
+
+/// Bytes that are not UTF-8 in a form field are refused naming the field, as the same bytes in
+/// JSON are, and change nothing (they used to be stored as U+FFFD).
+#[tokio::test]
+async fn invalid_utf8_is_refused_naming_the_parameter() {
+    let s = TestServer::start().await;
+    crate::harness::create_users(&s, &["a", "b"]).await;
+    let form = "application/x-www-form-urlencoded;charset=utf-8";
+    let raw = |body: &str| body.as_bytes().to_vec();
+    for (endpoint, body, desc) in [
+        (
+            "user/create",
+            "accid=c&name=%FF%FE",
+            "name is not valid UTF-8",
+        ),
+        (
+            "msg/sendMsg",
+            "from=a&ope=0&to=b&type=0&body=%7B%22msg%22%3A%22%FF%22%7D",
+            "body is not valid UTF-8",
+        ),
+        ("msg/broadcastMsg", "body=%FF%FE", "body is not valid UTF-8"),
+        (
+            "dic/createArea",
+            "areaid=37&name=%FE",
+            "name is not valid UTF-8",
+        ),
+    ] {
+        let r = s
+            .client
+            .send(endpoint, &s.client.sign(), form, raw(body))
+            .await
+            .unwrap();
+        assert_eq!(r, json!({"code": 414, "desc": desc}), "{endpoint}");
+    }
+    let r = s
+        .client
+        .send(
+            "user/create",
+            &s.client.sign(),
+            "application/json",
+            b"{\"accid\":\"c\",\"name\":\"\xff\"}".to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, json!({"code": 414, "desc": "body is not valid UTF-8"}));
+    // Nothing was stored.
+    assert_eq!(
+        s.call("user/getUinfos", &[("accids", r#"["c"]"#)]).await,
+        json!({"code": 200, "uinfos": []})
+    );
+    assert_eq!(
+        s.call("dic/listAreas", &[]).await,
+        json!({"code": 200, "data": {"areas": []}})
+    );
+    assert_eq!(
+        s.call("history/queryBroadcastMsg", &[]).await,
+        json!({"code": 200, "size": 0, "msgs": []})
+    );
+}
+
+/// A broadcast's body is plain text: a JSON array or object in a JSON body is refused.
+#[tokio::test]
+async fn a_broadcast_body_must_be_a_string() {
+    let s = TestServer::start().await;
+    for body in [json!(["赌博"]), json!({"msg": "x"}), json!(7)] {
+        let r = s
+            .client
+            .call_json("msg/broadcastMsg", &json!({"body": body}))
+            .await
+            .unwrap();
+        assert_eq!(r, json!({"code": 414, "desc": "body must be a string"}));
+    }
+    let r = s
+        .client
+        .call_json("msg/broadcastMsg", &json!({"body": "大家好"}))
+        .await
+        .unwrap();
+    assert_eq!(r["code"], 200, "{r}");
+    assert_eq!(r["msg"]["body"], "大家好");
 }

@@ -52,18 +52,29 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) `DATA_DIR/qunfa.sqlite3`.
+    /// Opens (creating if needed) `DATA_DIR/qunfa.sqlite3`. A data directory qunfa creates is
+    /// readable by its owner only.
     pub fn open_dir(data_dir: &Path, opts: &SqliteOptions) -> StoreResult<SqliteStore> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            internal(format!(
-                "cannot create data dir {}: {e}",
-                data_dir.display()
-            ))
-        })?;
+        if !data_dir.exists() {
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b.create(data_dir).map_err(|e| {
+                internal(format!(
+                    "cannot create data dir {}: {e}",
+                    data_dir.display()
+                ))
+            })?;
+        }
         Self::open(&data_dir.join(DB_FILE), opts)
     }
 
+    /// Opens (creating if needed) a database file. It holds the apps' secrets, so it is made
+    /// readable and writable by its owner only (0600), and SQLite gives its `-wal` and `-shm`
+    /// files the same mode.
     pub fn open(path: &Path, opts: &SqliteOptions) -> StoreResult<SqliteStore> {
+        private_file(path)?;
         let db = Db::open(path, opts.synchronous_full, MIGRATIONS)?;
         Ok(SqliteStore {
             db,
@@ -97,6 +108,43 @@ impl Store for SqliteStore {
         // which the server re-reads on its own.
         false
     }
+}
+
+/// Creates `path` empty with mode 0600 if it is not there, and takes group and other access
+/// away from an existing one (created by an earlier version with the default umask).
+fn private_file(path: &Path) -> StoreResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let cannot = |e: std::io::Error| internal(format!("cannot open {}: {e}", path.display()));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(cannot)?;
+        for p in [
+            path.to_owned(),
+            sibling(path, "-wal"),
+            sibling(path, "-shm"),
+        ] {
+            if let Ok(meta) = std::fs::metadata(&p)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                    .map_err(cannot)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
 }
 
 pub(crate) fn now_ms() -> i64 {

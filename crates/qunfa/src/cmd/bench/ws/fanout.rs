@@ -16,7 +16,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::fleet::{Fleet, Shared, receive};
 use super::{
-    Accounts, connect_login, pct, raise_nofile, rss_kib, send_to_all, sorted, ws_endpoint,
+    Accounts, connect_login, pct, raise_nofile, rss_kib, send_to_all, send_to_all_timed, sorted,
+    ws_endpoint,
 };
 use crate::cmd::{Ctx, Target};
 
@@ -41,6 +42,18 @@ pub struct FanoutArgs {
     /// flight or fan-out in progress). More lets the server batch more frames per write.
     #[arg(long, default_value_t = 64)]
     inflight: usize,
+    /// Sustained phase: sendMsgToAll calls per second, paced (0: back to back, up to
+    /// `--inflight` not yet received by all).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Sustained phase: point-to-point sendMsg calls per second mixed in, between two accounts
+    /// no client watches (the two after the clients' accounts).
+    #[arg(long, default_value_t = 0)]
+    p2p_rate: u64,
+    /// After the sustained phase, read the server's memory again this many seconds later
+    /// (needs --server-pid): whether it gives back what the burst took.
+    #[arg(long, default_value_t = 0)]
+    rss_after: u64,
     /// The server's process id, to read its memory (VmRSS) before and after connecting.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -108,6 +121,7 @@ pub async fn fanout(ctx: &Ctx, args: FanoutArgs) -> anyhow::Result<()> {
         round_first_ns: AtomicU64::new(u64::MAX),
         round_last_ns: AtomicU64::new(0),
         ended: Mutex::new(BTreeMap::new()),
+        latencies: Mutex::new(Vec::new()),
     });
     let (stop, stop_rx) = watch::channel(false);
     let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
@@ -135,7 +149,7 @@ pub async fn fanout(ctx: &Ctx, args: FanoutArgs) -> anyhow::Result<()> {
                 Ok((ws, _)) => {
                     shared.online.fetch_add(1, Ordering::Relaxed);
                     let _ = logged.send(Ok(t.elapsed().as_secs_f64() * 1000.0));
-                    Some(receive(ws, shared, stop_rx).await)
+                    Some(receive(ws, shared, stop_rx, i % super::fleet::SAMPLE_EVERY == 0).await)
                 }
                 Err(e) => {
                     let _ = logged.send(Err(format!("{e:#}")));
@@ -221,7 +235,28 @@ pub async fn fanout(ctx: &Ctx, args: FanoutArgs) -> anyhow::Result<()> {
         latency_phase(&nim, &shared, args.sends, &mut acked).await?;
     }
     if args.duration > 0 {
+        let before = server_pid.as_deref().and_then(rss_kib);
         sustained_phase(&nim, &shared, &args, &mut acked).await?;
+        let after = server_pid.as_deref().and_then(rss_kib);
+        if let (Some(b), Some(a)) = (before, after) {
+            print!(
+                "  server memory    {:.1} MB before the run, {:.1} MB right after",
+                b as f64 / 1024.0,
+                a as f64 / 1024.0
+            );
+            if args.rss_after > 0 {
+                tokio::time::sleep(Duration::from_secs(args.rss_after)).await;
+                if let Some(later) = server_pid.as_deref().and_then(rss_kib) {
+                    print!(
+                        ", {:.1} MB {} s later ({:.2}× before)",
+                        later as f64 / 1024.0,
+                        args.rss_after,
+                        later as f64 / b as f64
+                    );
+                }
+            }
+            println!();
+        }
     }
 
     let seen = fleet.stop().await;
@@ -365,12 +400,66 @@ async fn sustained_phase(
         })
     };
 
+    // Point-to-point load mixed in, between two accounts no client watches.
+    let p2p = (args.p2p_rate > 0).then(|| {
+        let nim = nim.clone();
+        let (from, to) = (
+            args.accounts.accid(args.clients),
+            args.accounts.accid(args.clients + 1),
+        );
+        let every = Duration::from_secs_f64(1.0 / args.p2p_rate as f64);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+            let mut calls = Vec::new();
+            while Instant::now() < deadline {
+                tick.tick().await;
+                let (nim, from, to, ok, failed) = (
+                    nim.clone(),
+                    from.clone(),
+                    to.clone(),
+                    ok.clone(),
+                    failed.clone(),
+                );
+                calls.push(tokio::spawn(async move {
+                    let params = [
+                        ("from", from.as_str()),
+                        ("ope", "0"),
+                        ("to", to.as_str()),
+                        ("type", "0"),
+                        ("body", r#"{"msg":"p2p"}"#),
+                    ];
+                    match nim.call("msg/sendMsg", &params).await {
+                        Ok(v) if v["code"] == 200 => ok.fetch_add(1, Ordering::Relaxed),
+                        _ => failed.fetch_add(1, Ordering::Relaxed),
+                    };
+                }));
+            }
+            for c in calls {
+                let _ = c.await;
+            }
+            (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed))
+        })
+    });
+    shared
+        .latencies
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
+
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Result<i64, String>, f64)>();
     let mut answer_ms = Vec::new();
     let mut started_calls = 0u64;
     let mut errors: BTreeMap<String, usize> = BTreeMap::new();
     let mut stalled = false;
     while Instant::now() < deadline {
+        if args.rate > 0 {
+            let due = started + Duration::from_secs_f64(started_calls as f64 / args.rate as f64);
+            tokio::time::sleep_until(due.into()).await;
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
         // The window: call k may start once call k − window reached every client.
         if started_calls >= window {
             let need = start_deliveries + (started_calls + 1 - window) * online;
@@ -391,9 +480,12 @@ async fn sustained_phase(
         }
         started_calls += 1;
         let (nim, done_tx) = (nim.clone(), done_tx.clone());
+        let at = shared.base.elapsed().as_nanos() as u64;
         tokio::spawn(async move {
             let t = Instant::now();
-            let r = send_to_all(&nim, None).await.map_err(|e| format!("{e:#}"));
+            let r = send_to_all_timed(&nim, at)
+                .await
+                .map_err(|e| format!("{e:#}"));
             let _ = done_tx.send((r, t.elapsed().as_secs_f64() * 1000.0));
         });
     }
@@ -416,11 +508,26 @@ async fn sustained_phase(
     let rates = sampler.await.unwrap_or_default();
     let per_s = sorted(rates.iter().map(|&r| r as f64).collect());
 
+    let p2p = match p2p {
+        Some(t) => Some(t.await.unwrap_or_default()),
+        None => None,
+    };
     println!();
+    let pace = if args.rate > 0 {
+        format!("at {}/s", args.rate)
+    } else {
+        "back to back".to_owned()
+    };
     println!(
-        "sustained: sendMsgToAll back to back for {} s to {online} clients, at most {window} not yet received by all",
+        "sustained: sendMsgToAll {pace} for {} s to {online} clients, at most {window} not yet received by all",
         args.duration
     );
+    if let Some((ok, failed)) = p2p {
+        println!(
+            "  mixed in         {ok} sendMsg between two unwatched accounts ({:.1}/s), {failed} failed",
+            ok as f64 / args.duration.max(1) as f64
+        );
+    }
     println!(
         "  sends            {calls_ok} acknowledged ({:.1}/s){}",
         calls_ok as f64 / send_window.max(1e-9),
@@ -458,5 +565,22 @@ async fn sustained_phase(
     );
     let shown: Vec<String> = rates.iter().map(|r| format!("{r}")).collect();
     println!("  samples          {}", shown.join(" "));
+    let lat = sorted(
+        shared
+            .latencies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|&ns| ms(ns))
+            .collect(),
+    );
+    println!(
+        "  latency (ms)     p50 {:.1}  p99 {:.1}  max {:.1}  (send start to delivery, {} deliveries to one client in {})",
+        pct(&lat, 50.0),
+        pct(&lat, 99.0),
+        lat.last().copied().unwrap_or(f64::NAN),
+        lat.len(),
+        super::fleet::SAMPLE_EVERY
+    );
     Ok(())
 }

@@ -11,7 +11,7 @@ use roaring::RoaringBitmap;
 use tokio::sync::{Notify, watch};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Ws, msgid_of};
+use super::{Ws, msgid_of, sent_at};
 
 /// What every client task updates.
 pub(super) struct Shared {
@@ -30,7 +30,12 @@ pub(super) struct Shared {
     pub(super) round_last_ns: AtomicU64,
     /// How connections the server ended were ended.
     pub(super) ended: Mutex<BTreeMap<String, usize>>,
+    /// Delivery latencies (ns) of timed sends, recorded by one client in `SAMPLE_EVERY`.
+    pub(super) latencies: Mutex<Vec<u64>>,
 }
+
+/// One client in this many times the deliveries of timed sends.
+pub(super) const SAMPLE_EVERY: usize = 64;
 
 impl Shared {
     fn on_msgid(&self, id: i64) {
@@ -94,6 +99,7 @@ pub(super) async fn receive(
     mut ws: Ws,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
+    sampled: bool,
 ) -> Seen {
     let mut seen = Seen::default();
     loop {
@@ -103,6 +109,14 @@ pub(super) async fn receive(
                 Some(Ok(Message::Text(t))) => {
                     if let Some(id) = msgid_of(t.as_str()) {
                         shared.on_msgid(id);
+                        if sampled && let Some(at) = sent_at(t.as_str()) {
+                            let now = shared.base.elapsed().as_nanos() as u64;
+                            shared
+                                .latencies
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(now.saturating_sub(at));
+                        }
                         let rel = u32::try_from(id - shared.cursor).unwrap_or(0);
                         if !seen.ids.insert(rel) {
                             seen.duplicates += 1;

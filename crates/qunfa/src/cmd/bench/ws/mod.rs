@@ -117,6 +117,26 @@ async fn connect_login(
     }
 }
 
+/// A sendMsgToAll to everyone whose body carries `t`, the send's start in ns after the
+/// clients' base instant: sampled clients time each delivery from it.
+async fn send_to_all_timed(nim: &NimClient, t: u64) -> anyhow::Result<i64> {
+    let body = json!({"msg": "qunfa bench", "t": t}).to_string();
+    msgid_from(
+        nim.call("msg/sendMsgToAll", &[("type", "0"), ("body", &body)])
+            .await?,
+    )
+}
+
+/// The `t` a timed send put in its body, found without parsing the whole frame.
+fn sent_at(frame: &str) -> Option<u64> {
+    let at = frame.find("\"t\":")? + 4;
+    let digits = &frame[at..];
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().ok()
+}
+
 /// A signed sendMsgToAll (to everyone, or to `to` only): its msgid when it answered 200.
 async fn send_to_all(nim: &NimClient, to: Option<&str>) -> anyhow::Result<i64> {
     let list;
