@@ -77,11 +77,11 @@ async fn the_page_and_its_scripts_are_served_with_their_content_types() {
 }
 
 #[tokio::test]
-async fn other_paths_under_demo_keep_the_nim_404() {
+async fn other_paths_under_demo_answer_404() {
     let s = TestServer::start().await;
     let http = reqwest::Client::new();
     let r = get(&http, &s, "/demo/nope.js").await;
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(content_type(&r), "application/json; charset=utf-8");
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(
