@@ -19,6 +19,8 @@ pub enum Code {
     Forbidden,
     /// 404 对象不存在: unknown endpoint or object.
     NotFound,
+    /// 408 客户端请求超时: the request body did not arrive in time.
+    Timeout,
     /// 414 参数错误: a bad parameter, header, signature or body.
     BadParam,
     /// 416 频率控制: the app called too often and is blocked for the penalty period.
@@ -45,6 +47,7 @@ impl Code {
             Code::BadLogin => 302,
             Code::Forbidden => 403,
             Code::NotFound => 404,
+            Code::Timeout => 408,
             Code::BadParam => 414,
             Code::RateLimited => 416,
             Code::Conflict => 417,

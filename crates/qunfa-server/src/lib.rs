@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod demo;
 pub mod gateway;
+pub mod http;
 pub mod node;
 pub mod server;
 pub mod state;

@@ -178,20 +178,18 @@ pub async fn run(
         shutdown.await;
         hub.close_all();
     };
-    // Small frames (a login answer, one message) must not wait for Nagle's delayed ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let result = axum::serve(listener, router)
-        .with_graceful_shutdown(stopping)
-        .await;
+    let c = &state.config;
+    let limits = crate::http::Limits {
+        header_timeout: Duration::from_secs(c.api.header_timeout_secs.max(1)),
+        max_pending: c.api.max_pending_connections.max(1),
+        send_buffer_bytes: c.gateway.send_buffer_bytes,
+    };
+    crate::http::serve(listener, router, limits, stopping).await;
     for t in tasks {
         t.abort();
     }
     if let Err(e) = services.tracker.flush().await {
         tracing::error!(error = %e, "final flush of delivery tracking failed");
     }
-    result.context("serving HTTP")
+    Ok(())
 }

@@ -70,9 +70,15 @@ impl FromRequest<Arc<AppState>> for Nim {
             .admit(appkey, sig, endpoint(parts.uri.path()))
             .await?;
 
-        let bytes = Limited::new(body, max)
-            .collect()
+        let wait = std::time::Duration::from_secs(state.config.api.body_timeout_secs.max(1));
+        let bytes = tokio::time::timeout(wait, Limited::new(body, max).collect())
             .await
+            .map_err(|_| {
+                ApiError::new(
+                    Code::Timeout,
+                    format!("request body not received within {} s", wait.as_secs()),
+                )
+            })?
             .map_err(|_| too_large())?
             .to_bytes();
         let content_type = parts

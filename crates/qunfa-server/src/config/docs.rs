@@ -36,6 +36,18 @@ pub const DOCS: &[(&str, &str)] = &[
         "How often the server re-reads the app table, so `qunfa app disable` takes effect.",
     ),
     (
+        "api.header_timeout_secs",
+        "A connection must send a whole request head within this many seconds, and an idle keep-alive connection is closed after it.",
+    ),
+    (
+        "api.body_timeout_secs",
+        "A request body must arrive whole within this many seconds; else the answer is 408 and the connection closes.",
+    ),
+    (
+        "api.max_pending_connections",
+        "Connections open at once that have not made a request yet; past it, new connections are closed at once (file descriptors are kept for real clients).",
+    ),
+    (
         "store.url",
         "Where the data lives: empty for the embedded SQLite database in `data_dir`, or postgres://USER@HOST/DB (optionally ?schema=NAME) for PostgreSQL, which many nodes can share.",
     ),
@@ -140,7 +152,23 @@ pub const DOCS: &[(&str, &str)] = &[
         "Frames queued for a connection are gathered up to this many bytes per write. 0 writes each frame on its own (one system call per frame: a fan-out then runs 4x slower); the buffer, once grown, stays with the connection.",
     ),
     (
+        "gateway.send_buffer_bytes",
+        "Kernel send buffer per socket (SO_SNDBUF; 0: the kernel's, which grows to megabytes). Bounds what a client that stops reading holds, so its close 4008 is not queued behind megabytes.",
+    ),
+    (
         "gateway.flush_ms",
         "How often client acks and read reports are written to the store.",
+    ),
+    (
+        "gateway.login_max_failures",
+        "Wrong tokens for one account within `login_window_secs` after which its logins answer 416 until the window passes.",
+    ),
+    (
+        "gateway.login_max_failures_per_address",
+        "Failed logins from one client address within `login_window_secs` after which that address's logins answer 416 until the window passes.",
+    ),
+    (
+        "gateway.login_window_secs",
+        "The window of the login failure counts, in seconds.",
     ),
 ];

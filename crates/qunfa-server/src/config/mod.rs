@@ -42,7 +42,11 @@ pub struct GatewayConfig {
     pub max_frame_bytes: usize,
     pub read_buffer_bytes: usize,
     pub write_buffer_bytes: usize,
+    pub send_buffer_bytes: usize,
     pub flush_ms: u64,
+    pub login_max_failures: u32,
+    pub login_max_failures_per_address: u32,
+    pub login_window_secs: u64,
 }
 
 impl Default for GatewayConfig {
@@ -56,7 +60,11 @@ impl Default for GatewayConfig {
             max_frame_bytes: 64 * 1024,
             read_buffer_bytes: 1024,
             write_buffer_bytes: 32 * 1024,
+            send_buffer_bytes: 64 * 1024,
             flush_ms: 500,
+            login_max_failures: 5,
+            login_max_failures_per_address: 20,
+            login_window_secs: 60,
         }
     }
 }
@@ -94,6 +102,9 @@ pub struct ApiConfig {
     pub curtime_window_secs: i64,
     pub replay_check: bool,
     pub app_refresh_ms: u64,
+    pub header_timeout_secs: u64,
+    pub body_timeout_secs: u64,
+    pub max_pending_connections: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -156,6 +167,9 @@ impl Default for ApiConfig {
             curtime_window_secs: 300,
             replay_check: true,
             app_refresh_ms: 1000,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            max_pending_connections: 1024,
         }
     }
 }

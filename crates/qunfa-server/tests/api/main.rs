@@ -10,6 +10,7 @@ mod dic;
 mod gateway;
 mod harness;
 mod history;
+mod limits;
 mod msg;
 mod targeted;
 mod user;
