@@ -59,8 +59,8 @@ async fn a_request_head_that_never_ends_is_closed_after_the_header_timeout() {
 async fn a_body_that_never_completes_answers_408() {
     let s = TestServer::with(|c| c.api.body_timeout_secs = 1).await;
     let mut tcp = TcpStream::connect(addr(&s)).await.unwrap();
-    let mut head = format!(
-        "POST /nimserver/user/create.action HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n"
+    let mut head = String::from(
+        "POST /nimserver/user/create.action HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n",
     );
     for (k, v) in s.client.sign() {
         head.push_str(&format!("{k}: {v}\r\n"));
