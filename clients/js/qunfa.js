@@ -92,6 +92,9 @@ const OPEN = 1;
  *   (pass `ws`'s default export in Node 20).
  * @property {() => (number|Promise<number>)} [loadCursor] Called when `connect()` starts; the
  *   larger of its answer and `cursor` is used.
+ * @property {(info: {cursor: number}) => void} [onReset] Called when the server answered the
+ *   login with `reset`: it held nothing up to this client's cursor (restored or recreated
+ *   data), so the cursor went back to the server's latest msgid.
  * @property {(cursor: number) => (void|Promise<void>)} [saveCursor] Called with the cursor each
  *   time it is acknowledged (at most every `ackIntervalMs`) and on `close()`.
  * @property {(msg: QunfaMessage, info: {live: boolean}) => (void|Promise<void>)} [onMessage]
@@ -332,6 +335,15 @@ export class QunfaClient {
         conn.login = f;
         if (f.code === 200) {
           this.#attempt = 0;
+          if (f.reset === true) {
+            // The server holds nothing up to our cursor (its data were restored or recreated):
+            // start again from its latest msgid, forgetting what we had seen.
+            this.#cursor = toCursor(f.cursor);
+            this.#acked = this.#cursor;
+            this.#seen = new Set();
+            this.#call('onReset', { cursor: this.#cursor });
+            this.#save(this.#cursor);
+          }
           this.#status('syncing');
           this.#flushReads();
           // The login cursor is not an ack: acknowledge what earlier connections could not.

@@ -44,3 +44,21 @@ test('after a server restart (1001) the client resumes from its cursor', async (
   await waitFor(() => rec.saved.at(-1) === m3, 'the cursor acked and saved');
   await client.close();
 });
+
+test('a cursor the server never had is reset, and what is sent next arrives', async () => {
+  const token = await server.user('lena');
+  const m1 = await server.send(['lena'], 'old');
+  const resets = [];
+  const { client, rec } = recordingClient(server, 'lena', token, {
+    cursor: m1 + 1_000_000,
+    onReset: (r) => resets.push(r.cursor),
+  });
+  await client.connect();
+  await waitFor(() => client.state === 'live', 'live');
+  assert.deepEqual(resets, [m1], 'told the store holds nothing above its latest msgid');
+  assert.equal(client.cursor, m1);
+  const m2 = await server.send(['lena'], 'new');
+  await waitFor(() => rec.msgs.length === 1, 'the message sent after the reset');
+  assert.deepEqual(rec.ids(), [m2]);
+  await client.close();
+});

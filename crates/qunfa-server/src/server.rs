@@ -99,6 +99,11 @@ impl Server {
             curtime_window_secs: config.api.curtime_window_secs,
             replay_check: config.api.replay_check,
             rate_limits: config.rate_limits.enabled,
+            login_throttle: qunfa_service::login::ThrottleRules {
+                per_account: config.gateway.login_max_failures.max(1),
+                per_address: config.gateway.login_max_failures_per_address.max(1),
+                window_ms: config.gateway.login_window_secs.max(1) as i64 * 1000,
+            },
         };
         let words = KeywordFilter::load_global(&config.antispam.words_file)?;
         let hub = Arc::new(Hub::new(config.gateway.queue_frames));

@@ -57,6 +57,8 @@ pub struct Rules {
     pub replay_check: bool,
     /// Apply the per-app rate limits.
     pub rate_limits: bool,
+    /// Failed logins allowed before the door closes for a while.
+    pub login_throttle: login::ThrottleRules,
 }
 
 /// The sessions this node holds: the gateway's hub implements it, so account writes can end
@@ -77,6 +79,7 @@ pub struct Services {
     pub words: KeywordFilter,
     pub audiences: AudienceCache,
     pub tracker: Arc<Tracker>,
+    pub throttle: login::LoginThrottle,
     sessions: Arc<dyn LocalSessions>,
 }
 
@@ -96,6 +99,7 @@ impl Services {
             words: KeywordFilter::new(store.clone(), global_words),
             audiences: AudienceCache::default(),
             tracker: Arc::new(Tracker::new(store.clone())),
+            throttle: login::LoginThrottle::new(rules.login_throttle),
             store,
             bus,
             admission,

@@ -153,7 +153,11 @@ pub const DOCS: &[(&str, &str)] = &[
     ),
     (
         "gateway.send_buffer_bytes",
-        "Kernel send buffer per socket (SO_SNDBUF; 0: the kernel's, which grows to megabytes). Bounds what a client that stops reading holds, so its close 4008 is not queued behind megabytes.",
+        "Kernel send buffer per socket (SO_SNDBUF, which Linux doubles; 0: the kernel's, which grows to megabytes). Bounds what a client that stops reading holds, so its close 4008 is not queued behind megabytes.",
+    ),
+    (
+        "gateway.close_timeout_secs",
+        "How long a close frame (a slow client's 4008, a kick, shutdown's 1001) may wait for the client to read what is ahead of it; then the connection is dropped.",
     ),
     (
         "gateway.flush_ms",

@@ -336,6 +336,11 @@ mod tests {
             curtime_window_secs: 300,
             replay_check: false,
             rate_limits: false,
+            login_throttle: qunfa_service::login::ThrottleRules {
+                per_account: 5,
+                per_address: 20,
+                window_ms: 60_000,
+            },
         };
         let services = Arc::new(Services::new(
             store.clone(),

@@ -16,8 +16,11 @@ use crate::views::{self, View};
 pub mod close {
     /// The server is shutting down: reconnect (elsewhere, or later).
     pub const GOING_AWAY: u16 = 1001;
-    /// A frame the protocol does not have (binary, unknown `op`, malformed JSON).
+    /// A frame the protocol does not have (binary, unknown `op`, malformed JSON, a first frame
+    /// that is not a login).
     pub const PROTOCOL: u16 = 1008;
+    /// A frame larger than `gateway.max_frame_bytes`.
+    pub const TOO_BIG: u16 = 1009;
     /// The server failed (the store is unreachable); reconnect later.
     pub const INTERNAL: u16 = 1011;
     /// The login was refused; the `login` frame before it says why.
@@ -49,25 +52,53 @@ pub enum ClientFrame {
     Ping,
 }
 
-/// Parses the login frame; a 414 naming what is wrong.
-pub fn parse_login(raw: &str) -> Result<Login, ApiError> {
-    let bad = |what: String| ApiError::param(format!("bad login: {what}"));
-    let v: Value = serde_json::from_str(raw).map_err(|_| bad("not a JSON object".into()))?;
+/// Why a first frame is not a login.
+#[derive(Debug)]
+pub enum NotLogin {
+    /// Not a JSON object with `"op":"login"`: a protocol violation (close 1008).
+    Protocol(&'static str),
+    /// A login frame with a missing or mistyped field: refused with 414 (close 4001).
+    Bad(ApiError),
+}
+
+/// Parses the first frame.
+pub fn parse_login(raw: &str) -> Result<Login, NotLogin> {
+    let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(raw) else {
+        return Err(NotLogin::Protocol(
+            "the first frame must be a JSON login object",
+        ));
+    };
     if v.get("op").and_then(Value::as_str) != Some("login") {
-        return Err(bad("the first frame must be {\"op\":\"login\",…}".into()));
+        return Err(NotLogin::Protocol(
+            "the first frame must be {\"op\":\"login\",…}",
+        ));
     }
-    serde_json::from_value(v).map_err(|e| bad(e.to_string()))
+    serde_json::from_value(v).map_err(|e| NotLogin::Bad(ApiError::param(format!("bad login: {e}"))))
 }
 
 fn text(v: Value) -> Utf8Bytes {
     Utf8Bytes::from(v.to_string())
 }
 
+/// A login that succeeded, as answered.
+pub struct LoggedIn<'a> {
+    pub accid: &'a Accid,
+    pub cursor: MsgId,
+    /// The cursor the client gave was above anything the store holds (a client that kept its
+    /// cursor across a restored or recreated data directory): it is answered the store's
+    /// latest msgid instead, and continues from there.
+    pub reset: bool,
+    pub time: i64,
+}
+
 /// The answer to a login: 200, or the refusal's code and `desc`.
-pub fn login_answer(result: Result<(&Accid, MsgId, i64), &ApiError>) -> Utf8Bytes {
+pub fn login_answer(result: Result<LoggedIn<'_>, &ApiError>) -> Utf8Bytes {
     text(match result {
-        Ok((accid, cursor, time)) => {
-            json!({"op": "login", "code": 200, "accid": accid, "cursor": cursor, "time": time})
+        Ok(l) if l.reset => {
+            json!({"op": "login", "code": 200, "accid": l.accid, "cursor": l.cursor, "reset": true, "time": l.time})
+        }
+        Ok(l) => {
+            json!({"op": "login", "code": 200, "accid": l.accid, "cursor": l.cursor, "time": l.time})
         }
         Err(e) => json!({"op": "login", "code": e.code.as_u16(), "desc": e.desc}),
     })

@@ -13,8 +13,16 @@ use qunfa_core::ids::MsgId;
 use qunfa_service::login::Session;
 
 use super::hub::{Inbox, SessionHandle};
-use super::protocol::{self, ClientFrame, close};
+use super::protocol::{self, ClientFrame, NotLogin, close};
 use crate::state::AppState;
+
+/// Whether a WebSocket read failed because a frame was over `gateway.max_frame_bytes`.
+fn too_big(e: &axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error;
+    std::error::Error::source(e)
+        .and_then(|inner| inner.downcast_ref::<Error>())
+        .is_some_and(|e| matches!(e, Error::Capacity(_)))
+}
 
 fn close_frame(code: u16, reason: &str) -> WsMessage {
     WsMessage::Close(Some(CloseFrame {
@@ -23,7 +31,7 @@ fn close_frame(code: u16, reason: &str) -> WsMessage {
     }))
 }
 
-pub async fn run(s: Arc<AppState>, mut socket: WebSocket) {
+pub async fn run(s: Arc<AppState>, mut socket: WebSocket, peer: Option<std::net::IpAddr>) {
     let g = &s.config.gateway;
     let first =
         tokio::time::timeout(Duration::from_secs(g.login_timeout_secs), socket.recv()).await;
@@ -41,15 +49,25 @@ pub async fn run(s: Arc<AppState>, mut socket: WebSocket) {
                 .await;
             return;
         }
+        Ok(Some(Err(e))) if too_big(&e) => {
+            let _ = socket
+                .send(close_frame(close::TOO_BIG, "frame too large"))
+                .await;
+            return;
+        }
         Ok(_) => return,
     };
     let login = match protocol::parse_login(raw.as_str()) {
         Ok(l) => {
             s.services
-                .login(&l.appkey, &l.accid, &l.token, l.cursor)
+                .login(&l.appkey, &l.accid, &l.token, l.cursor, peer)
                 .await
         }
-        Err(e) => Err(e),
+        Err(NotLogin::Protocol(why)) => {
+            let _ = socket.send(close_frame(close::PROTOCOL, why)).await;
+            return;
+        }
+        Err(NotLogin::Bad(e)) => Err(e),
     };
     let who = match login {
         Ok(w) => w,
@@ -87,8 +105,9 @@ pub async fn run(s: Arc<AppState>, mut socket: WebSocket) {
         close::GOING_AWAY => Some(close_frame(close::GOING_AWAY, "server going away")),
         c => Some(close_frame(c, "")),
     };
-    // A client that is not reading may never take the close frame: give it a few seconds.
-    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+    // What was on its way goes first; a client that is not reading may never take the close
+    // frame: give it `gateway.close_timeout_secs`.
+    let _ = tokio::time::timeout(Duration::from_secs(g.close_timeout_secs.max(1)), async {
         if let Some(f) = last {
             let _ = socket.send(f).await;
         }
@@ -109,7 +128,12 @@ async fn serve(
     let g = &s.config.gateway;
     let svc = &s.services;
     let gone = |_| (1006u16, "");
-    let answer = protocol::login_answer(Ok((&who.accid, who.cursor, svc.now_ms())));
+    let answer = protocol::login_answer(Ok(protocol::LoggedIn {
+        accid: &who.accid,
+        cursor: who.cursor,
+        reset: who.reset,
+        time: svc.now_ms(),
+    }));
     socket.send(WsMessage::Text(answer)).await.map_err(gone)?;
 
     // Catch up from the store, page by page.
@@ -175,6 +199,7 @@ async fn serve(
             inbound = stream.next() => {
                 last_heard = Instant::now();
                 match inbound {
+                    Some(Err(e)) if too_big(&e) => return Err((close::TOO_BIG, "frame too large")),
                     None | Some(Err(_)) | Some(Ok(WsMessage::Close(_))) => return Ok(()),
                     Some(Ok(WsMessage::Text(t))) => {
                         // Boxed: a client frame is rare, and its future inline would size every idle session.

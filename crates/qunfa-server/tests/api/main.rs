@@ -11,6 +11,7 @@ mod gateway;
 mod harness;
 mod history;
 mod limits;
+mod misuse;
 mod msg;
 mod targeted;
 mod user;

@@ -46,6 +46,35 @@ impl Client {
         Client { ws }
     }
 
+    /// Sends a text frame as it is (not necessarily JSON).
+    pub async fn send_text(&mut self, t: &str) {
+        self.ws
+            .send(Message::Text(t.to_owned().into()))
+            .await
+            .expect("send");
+    }
+
+    /// Reads one frame every `every` until the connection ends: a client that reads, slowly.
+    pub async fn slowly_until_end(&mut self, every: Duration) -> (Vec<Value>, End) {
+        let mut frames = Vec::new();
+        loop {
+            tokio::time::sleep(every).await;
+            match tokio::time::timeout(Duration::from_secs(60), self.ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    frames.push(serde_json::from_str(t.as_str()).unwrap())
+                }
+                Ok(Some(Ok(Message::Close(Some(f))))) => {
+                    return (frames, End::Closed(u16::from(f.code)));
+                }
+                Ok(Some(Ok(Message::Close(None)))) => {
+                    return (frames, End::Closed(u16::from(CloseCode::Status)));
+                }
+                Ok(Some(Ok(_))) => {}
+                _ => return (frames, End::Dropped),
+            }
+        }
+    }
+
     pub async fn send(&mut self, v: Value) {
         self.ws
             .send(Message::Text(v.to_string().into()))
