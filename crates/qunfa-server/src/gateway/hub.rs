@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use qunfa_core::bus::Target;
 use qunfa_core::ids::{AppId, MsgId, Ordinal};
 use roaring::RoaringBitmap;
@@ -28,7 +28,8 @@ use super::protocol::close;
 #[derive(Clone, Debug)]
 pub struct Outbound {
     pub msgid: Option<MsgId>,
-    pub frame: Utf8Bytes,
+    /// A complete WebSocket frame (`wire`), the same bytes for every recipient.
+    pub frame: Bytes,
 }
 
 #[derive(Clone, Debug)]

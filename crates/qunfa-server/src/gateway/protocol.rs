@@ -1,7 +1,7 @@
 //! The client protocol's frames (specified in `docs/protocol.md`): what a client may send, what
 //! the server sends, and every close code, in one place.
 
-use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use qunfa_core::ApiError;
 use qunfa_core::account::Accid;
 use qunfa_core::ids::MsgId;
@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::hub::Outbound;
+use super::wire;
 use crate::views::{self, View};
 
 /// Close codes the server sends.
@@ -76,8 +77,9 @@ pub fn parse_login(raw: &str) -> Result<Login, NotLogin> {
     serde_json::from_value(v).map_err(|e| NotLogin::Bad(ApiError::param(format!("bad login: {e}"))))
 }
 
-fn text(v: Value) -> Utf8Bytes {
-    Utf8Bytes::from(v.to_string())
+/// A JSON frame, as a complete WebSocket text frame.
+fn text(v: Value) -> Bytes {
+    wire::text(&v.to_string())
 }
 
 /// A login that succeeded, as answered.
@@ -92,7 +94,7 @@ pub struct LoggedIn<'a> {
 }
 
 /// The answer to a login: 200, or the refusal's code and `desc`.
-pub fn login_answer(result: Result<LoggedIn<'_>, &ApiError>) -> Utf8Bytes {
+pub fn login_answer(result: Result<LoggedIn<'_>, &ApiError>) -> Bytes {
     text(match result {
         Ok(l) if l.reset => {
             json!({"op": "login", "code": 200, "accid": l.accid, "cursor": l.cursor, "reset": true, "time": l.time})
@@ -104,20 +106,20 @@ pub fn login_answer(result: Result<LoggedIn<'_>, &ApiError>) -> Utf8Bytes {
     })
 }
 
-pub fn synced(cursor: MsgId) -> Utf8Bytes {
+pub fn synced(cursor: MsgId) -> Bytes {
     text(json!({"op": "synced", "cursor": cursor}))
 }
 
-pub fn pong(time: i64) -> Utf8Bytes {
+pub fn pong(time: i64) -> Bytes {
     text(json!({"op": "pong", "time": time}))
 }
 
-pub fn kick(reason: &str) -> Utf8Bytes {
+pub fn kick(reason: &str) -> Bytes {
     text(json!({"op": "kick", "reason": reason}))
 }
 
 /// The frame for a stored message: `msg`, or `recall` for a recall tombstone. Encoded once
-/// per message and shared by every recipient.
+/// per message, WebSocket header included, and shared by every recipient.
 pub fn message(m: &Message) -> Outbound {
     let v = match m.kind {
         MsgKind::Recall => json!({

@@ -1,71 +1,178 @@
 //! One client connection: login, catch-up, then live events until it ends.
 //!
-//! One task per connection, `select!`ing over the client's frames, the hub's queue, the
-//! ping timer and close requests: fewer tasks and buffers per connection than a reader/writer
-//! pair, and writes are still batched (all queued frames go out in one flush).
+//! One task per connection on the raw socket (`wire` does the framing), `select!`ing over
+//! the client's frames, the hub's queue, the ping timer and close requests. Everything queued
+//! for the connection goes out in one `writev` straight from the shared frame bytes: no copy
+//! per connection and no write buffer that keeps its peak size after a burst; the read buffer
+//! is given back whenever the connection is idle.
 
+use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
-use futures_util::{SinkExt, StreamExt};
+use bytes::Bytes;
 use qunfa_core::ids::MsgId;
 use qunfa_service::login::Session;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use super::hub::{Inbox, SessionHandle};
 use super::protocol::{self, ClientFrame, NotLogin, close};
+use super::wire::{self, Incoming, Reader, Refused};
 use crate::state::AppState;
 
-/// Whether a WebSocket read failed because a frame was over `gateway.max_frame_bytes`.
-fn too_big(e: &axum::Error) -> bool {
-    use tokio_tungstenite::tungstenite::Error;
-    std::error::Error::source(e)
-        .and_then(|inner| inner.downcast_ref::<Error>())
-        .is_some_and(|e| matches!(e, Error::Capacity(_)))
+/// Frames gathered into one write at most (`IOV_MAX` is 1,024).
+const MAX_BATCH: usize = 512;
+/// Most msgids one `read` frame may report.
+const MAX_READS_PER_FRAME: usize = 1000;
+
+/// Why the server ends a session: the close code and reason to send.
+type Closing = Result<(), (u16, &'static str)>;
+
+/// The connection: its socket, what has been read off it, and what is on its way out.
+struct Conn {
+    tcp: TcpStream,
+    reader: Reader,
+    /// Frames not yet fully written, and how much of the first one was.
+    out: VecDeque<Bytes>,
+    offset: usize,
 }
 
-fn close_frame(code: u16, reason: &str) -> WsMessage {
-    WsMessage::Close(Some(CloseFrame {
-        code,
-        reason: Utf8Bytes::from(reason),
-    }))
+impl Conn {
+    fn new(tcp: TcpStream, max_frame: usize) -> Conn {
+        Conn {
+            tcp,
+            reader: Reader::new(max_frame),
+            out: VecDeque::new(),
+            offset: 0,
+        }
+    }
+
+    /// Writes what is queued, gathered (`writev`), as many frames per system call as the
+    /// socket takes. Cancel-safe: if the future is dropped, what was written is accounted for
+    /// and the rest is still queued, so a frame is never cut short by a close.
+    async fn flush(&mut self) -> std::io::Result<()> {
+        while !self.out.is_empty() {
+            let n = {
+                let mut slices = Vec::with_capacity(self.out.len().min(64));
+                slices.push(IoSlice::new(&self.out[0][self.offset..]));
+                for f in self.out.iter().skip(1).take(63) {
+                    slices.push(IoSlice::new(f));
+                }
+                self.tcp.write_vectored(&slices).await?
+            };
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            let mut left = n;
+            while left > 0 {
+                let rest = self.out[0].len() - self.offset;
+                if left >= rest {
+                    left -= rest;
+                    self.out.pop_front();
+                    self.offset = 0;
+                } else {
+                    self.offset += left;
+                    left = 0;
+                }
+            }
+        }
+        if self.out.capacity() > 64 {
+            // A burst is over: give its memory back rather than keep it per idle client.
+            self.out = VecDeque::new();
+        }
+        Ok(())
+    }
+
+    async fn write(&mut self, frames: impl IntoIterator<Item = Bytes>) -> std::io::Result<()> {
+        self.out.extend(frames);
+        self.flush().await
+    }
+
+    async fn write_one(&mut self, frame: Bytes) -> std::io::Result<()> {
+        self.write([frame]).await
+    }
+
+    /// The next message from the client, answering its pings; `None` once it closed the
+    /// connection (or sent a close).
+    async fn next(&mut self) -> Result<Option<Incoming>, Refused> {
+        loop {
+            match self.reader.next_message()? {
+                Some(Incoming::Ping(p)) => {
+                    if self.write_one(wire::pong(&p)).await.is_err() {
+                        return Ok(None);
+                    }
+                }
+                Some(Incoming::Pong) => {}
+                Some(Incoming::Close(_)) => return Ok(None),
+                Some(m) => return Ok(Some(m)),
+                None => match self.tcp.read_buf(self.reader.buffer()).await {
+                    Ok(0) | Err(_) => return Ok(None),
+                    Ok(_) => {}
+                },
+            }
+        }
+    }
+
+    /// Ends the connection: finishes the frame being written (the others queued are dropped:
+    /// nothing goes after the close), sends `last` (a kick notice, say) and the close frame,
+    /// then waits for the client to close its side, all within `within`: a client that is not
+    /// reading may never take it.
+    async fn close(mut self, last: &[Bytes], code: u16, reason: &str, within: Duration) {
+        let started = usize::from(self.offset > 0);
+        self.out.truncate(started);
+        self.out.extend(last.iter().cloned());
+        self.out.push_back(wire::close(code, reason));
+        let _ = tokio::time::timeout(within, async {
+            if self.flush().await.is_err() {
+                return;
+            }
+            let _ = self.tcp.shutdown().await;
+            // Reading to the end lets the client's close (and anything it had in flight)
+            // arrive, so the connection ends with a FIN rather than a reset.
+            let mut sink = [0u8; 512];
+            while matches!(self.tcp.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    }
 }
 
-pub async fn run(s: Arc<AppState>, mut socket: WebSocket, peer: Option<std::net::IpAddr>) {
+pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std::net::IpAddr>) {
     let g = &s.config.gateway;
-    let first =
-        tokio::time::timeout(Duration::from_secs(g.login_timeout_secs), socket.recv()).await;
+    let close_within = Duration::from_secs(g.close_timeout_secs.max(1));
+    let mut conn = Conn::new(tcp, g.max_frame_bytes);
+    conn.reader.buffer().extend_from_slice(&pre);
+    let first = tokio::time::timeout(Duration::from_secs(g.login_timeout_secs), conn.next()).await;
     let raw = match first {
         Err(_) => {
-            let _ = socket
-                .send(close_frame(close::TIMEOUT, "login timeout"))
+            return conn
+                .close(&[], close::TIMEOUT, "login timeout", close_within)
                 .await;
-            return;
         }
-        Ok(Some(Ok(WsMessage::Text(t)))) => t,
-        Ok(Some(Ok(_))) => {
-            let _ = socket
-                .send(close_frame(close::PROTOCOL, "expected a login text frame"))
+        Ok(Ok(Some(Incoming::Text(t)))) => t,
+        Ok(Ok(Some(_))) => {
+            let why = "expected a login text frame";
+            return conn.close(&[], close::PROTOCOL, why, close_within).await;
+        }
+        Ok(Ok(None)) => return,
+        Ok(Err(Refused::TooBig)) => {
+            return conn
+                .close(&[], close::TOO_BIG, "frame too large", close_within)
                 .await;
-            return;
         }
-        Ok(Some(Err(e))) if too_big(&e) => {
-            let _ = socket
-                .send(close_frame(close::TOO_BIG, "frame too large"))
-                .await;
-            return;
+        Ok(Err(Refused::Protocol(why))) => {
+            return conn.close(&[], close::PROTOCOL, why, close_within).await;
         }
-        Ok(_) => return,
     };
-    let login = match protocol::parse_login(raw.as_str()) {
+    let login = match protocol::parse_login(&raw) {
         Ok(l) => {
             s.services
                 .login(&l.appkey, &l.accid, &l.token, l.cursor, peer)
                 .await
         }
         Err(NotLogin::Protocol(why)) => {
-            let _ = socket.send(close_frame(close::PROTOCOL, why)).await;
-            return;
+            return conn.close(&[], close::PROTOCOL, why, close_within).await;
         }
         Err(NotLogin::Bad(e)) => Err(e),
     };
@@ -75,55 +182,49 @@ pub async fn run(s: Arc<AppState>, mut socket: WebSocket, peer: Option<std::net:
             if let Some(detail) = &e.detail {
                 tracing::error!(detail = %detail, "login lookup failed");
             }
-            tracing::debug!(code = e.code.as_u16(), desc = %e.desc, "login refused");
-            let _ = socket
-                .send(WsMessage::Text(protocol::login_answer(Err(&e))))
+            tracing::debug!(code = e.code.as_u16(), desc = %e.desc, peer = ?peer, "login refused");
+            let answer = protocol::login_answer(Err(&e));
+            return conn
+                .close(
+                    &[answer],
+                    close::LOGIN_REFUSED,
+                    "login refused",
+                    close_within,
+                )
                 .await;
-            let _ = socket
-                .send(close_frame(close::LOGIN_REFUSED, "login refused"))
-                .await;
-            return;
         }
     };
     // Register before catching up: anything delivered live from now on is queued, anything
     // committed before is in the store. The overlap is dropped by msgid below.
     let (handle, rx) = s.hub.register(who.app.id, who.ordinal, who.kick_seq);
-    let result = serve(&s, &who, &handle, rx, &mut socket).await;
+    let result = serve(&s, &who, &handle, rx, &mut conn).await;
     s.hub.unregister(who.app.id, &handle);
-    let last = match handle.close_code() {
-        0 => result.err().map(|(c, reason)| close_frame(c, reason)),
+    let (last, code, reason): (Vec<Bytes>, u16, &str) = match handle.close_code() {
+        0 => match result {
+            Ok(()) => (vec![], 1000, ""),
+            Err((code, reason)) => (vec![], code, reason),
+        },
         close::KICKED => {
             let reason = handle.kick_reason().unwrap_or_else(|| "kicked".into());
-            let kick = socket.send(WsMessage::Text(protocol::kick(&reason)));
-            let _ = tokio::time::timeout(Duration::from_secs(5), kick).await;
-            Some(close_frame(close::KICKED, "kicked"))
+            (vec![protocol::kick(&reason)], close::KICKED, "kicked")
         }
-        close::TOO_SLOW => Some(close_frame(
+        close::TOO_SLOW => (
+            vec![],
             close::TOO_SLOW,
             "too slow: reconnect with your cursor",
-        )),
-        close::GOING_AWAY => Some(close_frame(close::GOING_AWAY, "server going away")),
-        c => Some(close_frame(c, "")),
+        ),
+        close::GOING_AWAY => (vec![], close::GOING_AWAY, "server going away"),
+        c => (vec![], c, ""),
     };
-    // What was on its way goes first; a client that is not reading may never take the close
-    // frame: give it `gateway.close_timeout_secs`.
-    let _ = tokio::time::timeout(Duration::from_secs(g.close_timeout_secs.max(1)), async {
-        if let Some(f) = last {
-            let _ = socket.send(f).await;
-        }
-        let _ = socket.close().await;
-    })
-    .await;
+    conn.close(&last, code, reason, close_within).await;
 }
-
-type Closing = Result<(), (u16, &'static str)>;
 
 async fn serve(
     s: &AppState,
     who: &Session,
     handle: &SessionHandle,
     mut rx: Inbox,
-    socket: &mut WebSocket,
+    conn: &mut Conn,
 ) -> Closing {
     let g = &s.config.gateway;
     let svc = &s.services;
@@ -134,9 +235,9 @@ async fn serve(
         reset: who.reset,
         time: svc.now_ms(),
     }));
-    socket.send(WsMessage::Text(answer)).await.map_err(gone)?;
+    conn.write_one(answer).await.map_err(gone)?;
 
-    // Catch up from the store, page by page.
+    // Catch up from the store, page by page, each page in one write.
     let mut cursor = who.cursor;
     loop {
         let page = svc
@@ -147,27 +248,25 @@ async fn serve(
                 tracing::error!(error = %e, "sync query failed");
                 (close::INTERNAL, "internal error")
             })?;
-        for m in &page {
-            socket
-                .feed(WsMessage::Text(protocol::message(m).frame))
-                .await
-                .map_err(gone)?;
+        let frames = page.iter().map(|m| protocol::message(m).frame);
+        if let Some(m) = page.last() {
             cursor = m.msgid;
+        }
+        tokio::select! {
+            r = conn.write(frames) => r.map_err(gone)?,
+            _ = handle.closing.notified() => return Ok(()),
         }
         if page.len() < g.sync_page {
             break;
         }
-        socket.flush().await.map_err(gone)?;
         if handle.close_code() != 0 {
             return Ok(());
         }
     }
-    socket
-        .send(WsMessage::Text(protocol::synced(cursor)))
+    conn.write_one(protocol::synced(cursor))
         .await
         .map_err(gone)?;
 
-    let (mut sink, mut stream) = socket.split();
     let mut ping = tokio::time::interval(Duration::from_secs(g.ping_secs.max(1)));
     ping.tick().await;
     let idle = Duration::from_secs(g.idle_timeout_secs.max(1));
@@ -178,60 +277,75 @@ async fn serve(
             _ = handle.closing.notified() => return Ok(()),
             out = rx.recv() => {
                 let Some(first) = out else { return Ok(()) };
-                // Everything queued goes out in one flush. A client that stops reading
-                // blocks this write; the hub then asks us to close, and that must win.
-                let write = async {
-                    let mut next = Some(first);
-                    while let Some(o) = next {
-                        // Already sent during the catch-up.
-                        if o.msgid.is_none_or(|id| id > cursor) {
-                            sink.feed(WsMessage::Text(o.frame)).await?;
-                        }
-                        next = rx.try_recv();
+                let mut next = Some(first);
+                let mut taken = 0;
+                while let Some(o) = next {
+                    // Already sent during the catch-up.
+                    if o.msgid.is_none_or(|id| id > cursor) {
+                        conn.out.push_back(o.frame);
                     }
-                    sink.flush().await
-                };
+                    taken += 1;
+                    next = if taken < MAX_BATCH { rx.try_recv() } else { None };
+                }
+                // A client that stops reading blocks this write; the hub then asks us to
+                // close, and that must win.
                 tokio::select! {
-                    r = write => r.map_err(gone)?,
+                    r = conn.flush() => r.map_err(gone)?,
                     _ = handle.closing.notified() => return Ok(()),
                 }
             }
-            inbound = stream.next() => {
+            r = conn.tcp.read_buf(conn.reader.buffer()) => {
+                match r {
+                    Ok(0) | Err(_) => return Ok(()),
+                    Ok(_) => {}
+                }
                 last_heard = Instant::now();
-                match inbound {
-                    Some(Err(e)) if too_big(&e) => return Err((close::TOO_BIG, "frame too large")),
-                    None | Some(Err(_)) | Some(Ok(WsMessage::Close(_))) => return Ok(()),
-                    Some(Ok(WsMessage::Text(t))) => {
-                        // Boxed: a client frame is rare, and its future inline would size every idle session.
-                        if let Some(reply) = Box::pin(handle_frame(s, who, t.as_str())).await? {
-                            sink.send(WsMessage::Text(reply)).await.map_err(gone)?;
+                loop {
+                    let m = match conn.reader.next_message() {
+                        Ok(Some(m)) => m,
+                        Ok(None) => break,
+                        Err(Refused::TooBig) => return Err((close::TOO_BIG, "frame too large")),
+                        Err(Refused::Protocol(why)) => return Err((close::PROTOCOL, why)),
+                    };
+                    let reply = match m {
+                        // Boxed: a client frame is rare, and its future inline would size
+                        // every idle session.
+                        Incoming::Text(t) => Box::pin(handle_frame(s, who, &t)).await?,
+                        Incoming::Ping(p) => Some(wire::pong(&p)),
+                        Incoming::Pong => None,
+                        Incoming::Close(_) => return Ok(()),
+                        Incoming::Binary => {
+                            return Err((close::PROTOCOL, "binary frames are not part of the protocol"));
+                        }
+                    };
+                    if let Some(frame) = reply {
+                        tokio::select! {
+                            r = conn.write_one(frame) => r.map_err(gone)?,
+                            _ = handle.closing.notified() => return Ok(()),
                         }
                     }
-                    Some(Ok(WsMessage::Binary(_))) => {
-                        return Err((close::PROTOCOL, "binary frames are not part of the protocol"));
-                    }
-                    Some(Ok(_)) => {}
                 }
+                conn.reader.shrink();
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > idle {
                     return Err((close::TIMEOUT, "idle timeout"));
                 }
-                sink.send(WsMessage::Ping(Default::default())).await.map_err(gone)?;
+                tokio::select! {
+                    r = conn.write_one(wire::ping()) => r.map_err(gone)?,
+                    _ = handle.closing.notified() => return Ok(()),
+                }
             }
         }
     }
 }
-
-/// Most msgids one `read` frame may report.
-const MAX_READS_PER_FRAME: usize = 1000;
 
 /// Handles one client frame; `Some` is a reply to send.
 async fn handle_frame(
     s: &AppState,
     who: &Session,
     raw: &str,
-) -> Result<Option<Utf8Bytes>, (u16, &'static str)> {
+) -> Result<Option<Bytes>, (u16, &'static str)> {
     let frame: ClientFrame =
         serde_json::from_str(raw).map_err(|_| (close::PROTOCOL, "unknown or malformed frame"))?;
     let svc = &s.services;
