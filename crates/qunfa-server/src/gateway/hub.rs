@@ -97,9 +97,9 @@ impl SessionHandle {
     fn pop(&self) -> Option<Outbound> {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let out = q.pop_front();
-        if q.is_empty() && q.capacity() > 64 {
+        if q.is_empty() && q.capacity() > 4 {
             // A burst is over: give its memory back rather than keep it per idle client.
-            q.shrink_to(0);
+            *q = VecDeque::new();
         }
         out
     }

@@ -78,7 +78,7 @@ impl Conn {
                 }
             }
         }
-        if self.out.capacity() > 64 {
+        if self.out.capacity() > 4 {
             // A burst is over: give its memory back rather than keep it per idle client.
             self.out = VecDeque::new();
         }
@@ -142,7 +142,11 @@ pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std:
     let g = &s.config.gateway;
     let close_within = Duration::from_secs(g.close_timeout_secs.max(1));
     let mut conn = Conn::new(tcp, g.max_frame_bytes);
-    conn.reader.buffer().extend_from_slice(&pre);
+    if !pre.is_empty() {
+        conn.reader.buffer().extend_from_slice(&pre);
+    }
+    // It may hold hyper's whole read buffer alive; this future lives as long as the client.
+    drop(pre);
     let first = tokio::time::timeout(Duration::from_secs(g.login_timeout_secs), conn.next()).await;
     let raw = match first {
         Err(_) => {
@@ -165,11 +169,18 @@ pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std:
             return conn.close(&[], close::PROTOCOL, why, close_within).await;
         }
     };
-    let login = match protocol::parse_login(&raw) {
+    let parsed = protocol::parse_login(&raw);
+    // Locals of this future live as long as the connection: keep only what the session needs.
+    drop(raw);
+    let login = match parsed {
+        // Boxed, like the catch-up below: an async fn is as large as its largest state, and
+        // this one lasts as long as the connection.
         Ok(l) => {
-            s.services
-                .login(&l.appkey, &l.accid, &l.token, l.cursor, peer)
-                .await
+            Box::pin(
+                s.services
+                    .login(&l.appkey, &l.accid, &l.token, l.cursor, peer),
+            )
+            .await
         }
         Err(NotLogin::Protocol(why)) => {
             return conn.close(&[], close::PROTOCOL, why, close_within).await;
@@ -223,9 +234,24 @@ async fn serve(
     s: &AppState,
     who: &Session,
     handle: &SessionHandle,
-    mut rx: Inbox,
+    rx: Inbox,
     conn: &mut Conn,
 ) -> Closing {
+    let cursor = Box::pin(catch_up(s, who, handle, conn)).await?;
+    let Some(cursor) = cursor else {
+        return Ok(());
+    };
+    live(s, who, handle, rx, conn, cursor).await
+}
+
+/// The login answer, then what the account received after its cursor, page by page, each page
+/// in one write, then `synced`. Answers the cursor reached (`None`: the session is closing).
+async fn catch_up(
+    s: &AppState,
+    who: &Session,
+    handle: &SessionHandle,
+    conn: &mut Conn,
+) -> Result<Option<MsgId>, (u16, &'static str)> {
     let g = &s.config.gateway;
     let svc = &s.services;
     let gone = |_| (1006u16, "");
@@ -236,8 +262,6 @@ async fn serve(
         time: svc.now_ms(),
     }));
     conn.write_one(answer).await.map_err(gone)?;
-
-    // Catch up from the store, page by page, each page in one write.
     let mut cursor = who.cursor;
     loop {
         let page = svc
@@ -254,18 +278,33 @@ async fn serve(
         }
         tokio::select! {
             r = conn.write(frames) => r.map_err(gone)?,
-            _ = handle.closing.notified() => return Ok(()),
+            _ = handle.closing.notified() => return Ok(None),
         }
         if page.len() < g.sync_page {
             break;
         }
         if handle.close_code() != 0 {
-            return Ok(());
+            return Ok(None);
         }
     }
     conn.write_one(protocol::synced(cursor))
         .await
         .map_err(gone)?;
+    conn.reader.shrink();
+    Ok(Some(cursor))
+}
+
+/// Live events until the session ends.
+async fn live(
+    s: &AppState,
+    who: &Session,
+    handle: &SessionHandle,
+    mut rx: Inbox,
+    conn: &mut Conn,
+    cursor: MsgId,
+) -> Closing {
+    let g = &s.config.gateway;
+    let gone = |_: std::io::Error| (1006u16, "");
 
     let mut ping = tokio::time::interval(Duration::from_secs(g.ping_secs.max(1)));
     ping.tick().await;
