@@ -18,7 +18,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use bytes::Bytes;
 use qunfa_core::bus::Target;
 use qunfa_core::ids::{AppId, MsgId, Ordinal};
-use roaring::RoaringBitmap;
 use tokio::sync::Notify;
 
 use super::protocol::close;
@@ -248,22 +247,28 @@ impl Hub {
         self.counters.deliveries.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Delivers `batch` in order: consecutive large-audience deliveries are walked together
-    /// over the app's sessions in chunks (yielding between chunks); the others one by one.
+    /// Delivers `batch`, each session getting its frames in batch (msgid) order. Per app: when
+    /// the batch holds a delivery large enough to walk the app's sessions, they are walked
+    /// once, in chunks with a yield between them, and every session is offered all of the
+    /// batch's deliveries meant for it at once, point-to-point ones included (a small delivery
+    /// between two large ones used to split the walk, and every session then got, and wrote,
+    /// one frame per walk). Otherwise each delivery goes straight to its sessions.
     pub async fn deliver_batch(&self, batch: &[Delivery]) {
-        let mut rest = batch;
-        while let Some(first) = rest.first() {
-            if !self.is_large(first) {
-                self.deliver(first);
-                rest = &rest[1..];
-                continue;
+        let mut apps: Vec<AppId> = Vec::new();
+        for d in batch {
+            if !apps.contains(&d.app) {
+                apps.push(d.app);
             }
-            let run = rest
-                .iter()
-                .take_while(|d| d.app == first.app && self.is_large(d))
-                .count();
-            self.deliver_chunked(first.app, &rest[..run]).await;
-            rest = &rest[run..];
+        }
+        for app in apps {
+            let ds: Vec<&Delivery> = batch.iter().filter(|d| d.app == app).collect();
+            if ds.iter().any(|d| self.is_large(d)) {
+                self.deliver_walk(app, &ds).await;
+            } else {
+                for d in ds {
+                    self.deliver(d);
+                }
+            }
         }
     }
 
@@ -279,9 +284,9 @@ impl Hub {
         apps.get(&d.app).is_some_and(|s| s.len() >= CHUNK)
     }
 
-    /// Offers `run` (audience deliveries of one app, in order) to each of the app's sessions,
-    /// `CHUNK` sessions at a time.
-    async fn deliver_chunked(&self, app: AppId, run: &[Delivery]) {
+    /// Offers `ds` (deliveries of one app, in order) to each of the app's sessions, `CHUNK`
+    /// sessions at a time.
+    async fn deliver_walk(&self, app: AppId, ds: &[&Delivery]) {
         // A snapshot: a session registered after it catches up from the store instead (it
         // registers before its catch-up query, and these messages are committed already).
         let sessions: Vec<Arc<SessionHandle>> = {
@@ -291,21 +296,18 @@ impl Hub {
                 None => return,
             }
         };
-        let targets: Vec<(&RoaringBitmap, &Outbound)> = run
-            .iter()
-            .filter_map(|d| match &d.target {
-                Target::Audience(bits) => Some((bits.as_ref(), &d.out)),
-                Target::One(_) => None,
-            })
-            .collect();
         let mut n = 0u64;
         for chunk in sessions.chunks(CHUNK) {
             for h in chunk {
-                for (bits, out) in &targets {
-                    if bits.contains(h.ordinal.0) {
+                for d in ds {
+                    let meant = match &d.target {
+                        Target::One(o) => *o == h.ordinal,
+                        Target::Audience(bits) => bits.contains(h.ordinal.0),
+                    };
+                    if meant {
                         // A full queue closes the session (it resyncs from its cursor): offering
                         // it the later messages could only open a gap before that cursor.
-                        if !h.offer(out) {
+                        if !h.offer(&d.out) {
                             break;
                         }
                         n += 1;

@@ -603,3 +603,70 @@ async fn shutdown_closes_sessions_with_1001_after_flushing_reports() {
     }
     assert_eq!(delivered.len(), 1);
 }
+
+/// With enough sessions online for the hub to walk them in chunks, point-to-point messages
+/// mixed between targeted sends reach their account in msgid order, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_sends_reach_each_session_in_msgid_order() {
+    let s = TestServer::with(|c| c.rate_limits.enabled = false).await;
+    user(&s, "sender").await;
+    let mut clients = Vec::new();
+    for i in 0..40 {
+        let accid = format!("m{i}");
+        let token = user(&s, &accid).await;
+        let (c, ..) = online(&s, &accid, &token, 0).await;
+        clients.push(c);
+    }
+    let body = json!({"msg": "x"}).to_string();
+    let mut calls = Vec::new();
+    for i in 0..60 {
+        let (client, body) = (s.client.clone(), body.clone());
+        calls.push(tokio::spawn(async move {
+            let r = if i % 2 == 0 {
+                client
+                    .call(
+                        "msg/sendMsgToAll",
+                        &[("from", "sender"), ("type", "0"), ("body", &body)],
+                    )
+                    .await
+            } else {
+                client
+                    .call(
+                        "msg/sendMsg",
+                        &[
+                            ("from", "sender"),
+                            ("ope", "0"),
+                            ("to", "m0"),
+                            ("type", "0"),
+                            ("body", &body),
+                        ],
+                    )
+                    .await
+            };
+            r.unwrap()["data"]["msgid"].as_i64().unwrap()
+        }));
+    }
+    let mut sent = Vec::new();
+    for c in calls {
+        sent.push(c.await.unwrap());
+    }
+    sent.sort();
+    let mut got = Vec::new();
+    while got.len() < sent.len() {
+        got.push(
+            clients[0].next().await.unwrap()["msg"]["msgid"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    assert_eq!(got, sent, "m0 got every message once, in msgid order");
+    let mut other = Vec::new();
+    while other.len() < 30 {
+        other.push(
+            clients[39].next().await.unwrap()["msg"]["msgid"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    assert!(other.windows(2).all(|w| w[0] < w[1]));
+}
