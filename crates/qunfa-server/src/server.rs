@@ -172,6 +172,11 @@ pub async fn run(
         Duration::from_millis(state.config.api.app_refresh_ms.max(10)),
     );
     tasks.push(fanout_task);
+    let g = &state.config.gateway;
+    tasks.push(state.hub.spawn_sweeper(
+        Duration::from_secs(g.ping_secs.max(1)),
+        Duration::from_secs(g.idle_timeout_secs.max(1)),
+    ));
     tasks.push(
         services
             .tracker

@@ -14,11 +14,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use qunfa_core::bus::Target;
 use qunfa_core::ids::{AppId, MsgId, Ordinal};
-use tokio::sync::Notify;
 
 use super::protocol::close;
 
@@ -39,6 +41,11 @@ pub struct Delivery {
 }
 
 /// The hub's side of a session.
+///
+/// The session task has one waker, shared by everything that can need it: a frame queued, a
+/// close asked for. No `Notify` (whose waiter list takes a lock on every wake-up and every
+/// wait) and no timer per session: pings and the idle check are the hub's sweep
+/// ([`Hub::sweep`]), which queues a ping like any frame.
 pub struct SessionHandle {
     pub id: u64,
     pub ordinal: Ordinal,
@@ -48,11 +55,12 @@ pub struct SessionHandle {
     /// (tokio's mpsc allocates a 32-slot block per channel up front: 1.6 KB per idle client).
     queue: Mutex<VecDeque<Outbound>>,
     capacity: usize,
-    ready: Notify,
+    waker: AtomicWaker,
     /// Non-zero: the close code the session must close with (and `kick_reason` for 4003).
     close_code: AtomicU16,
     kick_reason: RwLock<Option<String>>,
-    pub closing: Notify,
+    /// When the client was last heard from, in ms since the hub started.
+    heard_ms: AtomicU64,
 }
 
 impl SessionHandle {
@@ -65,7 +73,7 @@ impl SessionHandle {
         {
             *self.kick_reason.write().unwrap_or_else(|e| e.into_inner()) = kick_reason;
         }
-        self.closing.notify_one();
+        self.waker.wake();
     }
 
     pub fn close_code(&self) -> u16 {
@@ -79,6 +87,22 @@ impl SessionHandle {
             .clone()
     }
 
+    /// Registers the session task to be woken by the next frame or close request. Register,
+    /// then look: whatever happens after the registration wakes it.
+    pub fn register_waker(&self, cx: &Context<'_>) {
+        self.waker.register(cx.waker());
+    }
+
+    /// Whether a close was asked for.
+    pub fn closing(&self) -> bool {
+        self.close_code() != 0
+    }
+
+    /// The client was heard from (any frame, a pong included).
+    pub fn heard(&self, hub_ms: u64) {
+        self.heard_ms.store(hub_ms, Ordering::Relaxed);
+    }
+
     fn offer(&self, out: &Outbound) -> bool {
         {
             let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -89,15 +113,31 @@ impl SessionHandle {
             }
             q.push_back(out.clone());
         }
-        self.ready.notify_one();
+        self.waker.wake();
         true
+    }
+
+    /// Moves up to `max` queued frames to `out`, skipping messages at or below `cursor`
+    /// (already sent by the catch-up); answers how many were taken off the queue.
+    pub fn take(&self, out: &mut VecDeque<Bytes>, max: usize, cursor: MsgId) -> usize {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let n = q.len().min(max);
+        for o in q.drain(..n) {
+            if o.msgid.is_none_or(|id| id > cursor) {
+                out.push_back(o.frame);
+            }
+        }
+        if q.is_empty() && q.capacity() > 4 {
+            // A burst is over: give its memory back rather than keep it per idle client.
+            *q = VecDeque::new();
+        }
+        n
     }
 
     fn pop(&self) -> Option<Outbound> {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let out = q.pop_front();
         if q.is_empty() && q.capacity() > 4 {
-            // A burst is over: give its memory back rather than keep it per idle client.
             *q = VecDeque::new();
         }
         out
@@ -108,21 +148,24 @@ impl SessionHandle {
 pub struct Inbox(Arc<SessionHandle>);
 
 impl Inbox {
-    /// The next queued frame, waiting for one.
+    /// The next queued frame, waiting for one; `None` once the session is asked to close.
     pub async fn recv(&mut self) -> Option<Outbound> {
-        loop {
+        std::future::poll_fn(|cx| {
+            self.0.register_waker(cx);
             if let Some(o) = self.0.pop() {
-                return Some(o);
+                return Poll::Ready(Some(o));
             }
-            // `notify_one` keeps a permit when nobody waits, so a frame queued between the
-            // pop above and this wait is not missed.
-            self.0.ready.notified().await;
-        }
+            if self.0.closing() {
+                return Poll::Ready(None);
+            }
+            Poll::Pending
+        })
+        .await
     }
 
-    /// A queued frame, if there is one.
-    pub fn try_recv(&mut self) -> Option<Outbound> {
-        self.0.pop()
+    /// The session's handle.
+    pub fn handle(&self) -> &SessionHandle {
+        &self.0
     }
 }
 
@@ -140,6 +183,7 @@ pub struct Hub {
     apps: RwLock<HashMap<AppId, AppSessions>>,
     next_id: AtomicU64,
     queue_frames: usize,
+    started: Instant,
     pub counters: Counters,
 }
 
@@ -149,8 +193,51 @@ impl Hub {
             apps: RwLock::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             queue_frames: queue_frames.max(1),
+            started: Instant::now(),
             counters: Counters::default(),
         }
+    }
+
+    /// Milliseconds since the hub started: the clock of [`SessionHandle::heard`].
+    pub fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Pings every session, and closes (4002) those not heard from for `idle`: one walk every
+    /// `gateway.ping_secs` instead of a timer in every session.
+    pub fn sweep(&self, idle: std::time::Duration) {
+        let now = self.now_ms();
+        let idle = idle.as_millis() as u64;
+        let ping = Outbound {
+            msgid: None,
+            frame: super::wire::ping(),
+        };
+        let apps = self.apps.read().unwrap_or_else(|e| e.into_inner());
+        for h in apps.values().flat_map(|s| s.values()).flatten() {
+            if now.saturating_sub(h.heard_ms.load(Ordering::Relaxed)) > idle {
+                h.close(close::TIMEOUT, None);
+            } else {
+                h.offer(&ping);
+            }
+        }
+    }
+
+    /// Runs [`Hub::sweep`] every `every` until aborted.
+    pub fn spawn_sweeper(
+        self: &Arc<Self>,
+        every: std::time::Duration,
+        idle: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let hub = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                hub.sweep(idle);
+            }
+        })
     }
 
     /// Registers a session; live deliveries start queueing at once.
@@ -166,10 +253,10 @@ impl Hub {
             kick_seq: AtomicI64::new(kick_seq),
             queue: Mutex::new(VecDeque::new()),
             capacity: self.queue_frames,
-            ready: Notify::new(),
+            waker: AtomicWaker::new(),
             close_code: AtomicU16::new(0),
             kick_reason: RwLock::new(None),
-            closing: Notify::new(),
+            heard_ms: AtomicU64::new(self.now_ms()),
         });
         let mut apps = self.apps.write().unwrap_or_else(|e| e.into_inner());
         apps.entry(app)

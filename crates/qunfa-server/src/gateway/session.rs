@@ -1,23 +1,26 @@
 //! One client connection: login, catch-up, then live events until it ends.
 //!
-//! One task per connection on the raw socket (`wire` does the framing), `select!`ing over
-//! the client's frames, the hub's queue, the ping timer and close requests. Everything queued
+//! One task per connection on the raw socket (`wire` does the framing), woken by the client's
+//! frames and by the hub (a frame queued, a close asked for; pings are queued frames too, from
+//! the hub's sweep). Everything queued
 //! for the connection goes out in one `writev` straight from the shared frame bytes: no copy
 //! per connection and no write buffer that keeps its peak size after a burst; the read buffer
 //! is given back whenever the connection is idle.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io::IoSlice;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use qunfa_core::ids::MsgId;
 use qunfa_service::login::Session;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::hub::{Inbox, SessionHandle};
+use super::hub::SessionHandle;
 use super::protocol::{self, ClientFrame, NotLogin, close};
 use super::wire::{self, Incoming, Reader, Refused};
 use crate::state::AppState;
@@ -65,18 +68,7 @@ impl Conn {
             if n == 0 {
                 return Err(std::io::ErrorKind::WriteZero.into());
             }
-            let mut left = n;
-            while left > 0 {
-                let rest = self.out[0].len() - self.offset;
-                if left >= rest {
-                    left -= rest;
-                    self.out.pop_front();
-                    self.offset = 0;
-                } else {
-                    self.offset += left;
-                    left = 0;
-                }
-            }
+            self.advance(n);
         }
         if self.out.capacity() > 4 {
             // A burst is over: give its memory back rather than keep it per idle client.
@@ -207,8 +199,8 @@ pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std:
     };
     // Register before catching up: anything delivered live from now on is queued, anything
     // committed before is in the store. The overlap is dropped by msgid below.
-    let (handle, rx) = s.hub.register(who.app.id, who.ordinal, who.kick_seq);
-    let result = serve(&s, &who, &handle, rx, &mut conn).await;
+    let (handle, _) = s.hub.register(who.app.id, who.ordinal, who.kick_seq);
+    let result = serve(&s, &who, &handle, &mut conn).await;
     s.hub.unregister(who.app.id, &handle);
     let (last, code, reason): (Vec<Bytes>, u16, &str) = match handle.close_code() {
         0 => match result {
@@ -225,23 +217,18 @@ pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std:
             "too slow: reconnect with your cursor",
         ),
         close::GOING_AWAY => (vec![], close::GOING_AWAY, "server going away"),
+        close::TIMEOUT => (vec![], close::TIMEOUT, "idle timeout"),
         c => (vec![], c, ""),
     };
     conn.close(&last, code, reason, close_within).await;
 }
 
-async fn serve(
-    s: &AppState,
-    who: &Session,
-    handle: &SessionHandle,
-    rx: Inbox,
-    conn: &mut Conn,
-) -> Closing {
+async fn serve(s: &AppState, who: &Session, handle: &SessionHandle, conn: &mut Conn) -> Closing {
     let cursor = Box::pin(catch_up(s, who, handle, conn)).await?;
     let Some(cursor) = cursor else {
         return Ok(());
     };
-    live(s, who, handle, rx, conn, cursor).await
+    live(s, who, handle, conn, cursor).await
 }
 
 /// The login answer, then what the account received after its cursor, page by page, each page
@@ -276,9 +263,9 @@ async fn catch_up(
         if let Some(m) = page.last() {
             cursor = m.msgid;
         }
-        tokio::select! {
-            r = conn.write(frames) => r.map_err(gone)?,
-            _ = handle.closing.notified() => return Ok(None),
+        match unless_closing(handle, conn.write(frames)).await {
+            Some(r) => r.map_err(gone)?,
+            None => return Ok(None),
         }
         if page.len() < g.sync_page {
             break;
@@ -294,89 +281,162 @@ async fn catch_up(
     Ok(Some(cursor))
 }
 
+/// What woke the live loop.
+enum Woken {
+    /// The hub asked the session to close.
+    Closing,
+    /// The client went away (or the socket failed).
+    Gone,
+    /// The client sent something: it is in the read buffer.
+    Read,
+}
+
 /// Live events until the session ends.
+///
+/// One hand-written poll per wake-up: a close request first, then everything queued goes out
+/// (taken from the hub only once the previous write is complete, so a client that stops
+/// reading fills its hub queue and is closed as too slow), then the socket is read. No
+/// `select!` re-arming a set of futures on every wake-up, no timer: the hub's sweep queues the
+/// pings and closes idle sessions.
 async fn live(
     s: &AppState,
     who: &Session,
     handle: &SessionHandle,
-    mut rx: Inbox,
     conn: &mut Conn,
     cursor: MsgId,
 ) -> Closing {
-    let g = &s.config.gateway;
-    let gone = |_: std::io::Error| (1006u16, "");
-
-    let mut ping = tokio::time::interval(Duration::from_secs(g.ping_secs.max(1)));
-    ping.tick().await;
-    let idle = Duration::from_secs(g.idle_timeout_secs.max(1));
-    let mut last_heard = Instant::now();
     loop {
-        tokio::select! {
-            biased;
-            _ = handle.closing.notified() => return Ok(()),
-            out = rx.recv() => {
-                let Some(first) = out else { return Ok(()) };
-                let mut next = Some(first);
-                let mut taken = 0;
-                while let Some(o) = next {
-                    // Already sent during the catch-up.
-                    if o.msgid.is_none_or(|id| id > cursor) {
-                        conn.out.push_back(o.frame);
-                    }
-                    taken += 1;
-                    next = if taken < MAX_BATCH { rx.try_recv() } else { None };
+        match std::future::poll_fn(|cx| conn.poll_live(cx, handle, cursor)).await {
+            Woken::Closing => return Ok(()),
+            Woken::Gone => return Err((1006, "")),
+            Woken::Read => {}
+        }
+        handle.heard(s.hub.now_ms());
+        loop {
+            let m = match conn.reader.next_message() {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(Refused::TooBig) => return Err((close::TOO_BIG, "frame too large")),
+                Err(Refused::Protocol(why)) => return Err((close::PROTOCOL, why)),
+            };
+            let reply = match m {
+                // Boxed: a client frame is rare, and its future inline would size every
+                // idle session.
+                Incoming::Text(t) => Box::pin(handle_frame(s, who, &t)).await?,
+                Incoming::Ping(p) => Some(wire::pong(&p)),
+                Incoming::Pong => None,
+                Incoming::Close(_) => return Ok(()),
+                Incoming::Binary => {
+                    return Err((
+                        close::PROTOCOL,
+                        "binary frames are not part of the protocol",
+                    ));
                 }
-                // A client that stops reading blocks this write; the hub then asks us to
-                // close, and that must win.
-                tokio::select! {
-                    r = conn.flush() => r.map_err(gone)?,
-                    _ = handle.closing.notified() => return Ok(()),
-                }
+            };
+            if let Some(frame) = reply {
+                // Written with the next wake-up's queue (the loop polls again right away).
+                conn.out.push_back(frame);
             }
-            r = conn.tcp.read_buf(conn.reader.buffer()) => {
-                match r {
-                    Ok(0) | Err(_) => return Ok(()),
-                    Ok(_) => {}
-                }
-                last_heard = Instant::now();
-                loop {
-                    let m = match conn.reader.next_message() {
-                        Ok(Some(m)) => m,
-                        Ok(None) => break,
-                        Err(Refused::TooBig) => return Err((close::TOO_BIG, "frame too large")),
-                        Err(Refused::Protocol(why)) => return Err((close::PROTOCOL, why)),
-                    };
-                    let reply = match m {
-                        // Boxed: a client frame is rare, and its future inline would size
-                        // every idle session.
-                        Incoming::Text(t) => Box::pin(handle_frame(s, who, &t)).await?,
-                        Incoming::Ping(p) => Some(wire::pong(&p)),
-                        Incoming::Pong => None,
-                        Incoming::Close(_) => return Ok(()),
-                        Incoming::Binary => {
-                            return Err((close::PROTOCOL, "binary frames are not part of the protocol"));
-                        }
-                    };
-                    if let Some(frame) = reply {
-                        tokio::select! {
-                            r = conn.write_one(frame) => r.map_err(gone)?,
-                            _ = handle.closing.notified() => return Ok(()),
-                        }
-                    }
-                }
-                conn.reader.shrink();
+        }
+        conn.reader.shrink();
+    }
+}
+
+impl Conn {
+    /// One turn of the live loop (see [`live`]).
+    fn poll_live(
+        &mut self,
+        cx: &mut Context<'_>,
+        handle: &SessionHandle,
+        cursor: MsgId,
+    ) -> Poll<Woken> {
+        handle.register_waker(cx);
+        if handle.closing() {
+            return Poll::Ready(Woken::Closing);
+        }
+        loop {
+            if self.out.is_empty() && handle.take(&mut self.out, MAX_BATCH, cursor) == 0 {
+                break;
             }
-            _ = ping.tick() => {
-                if last_heard.elapsed() > idle {
-                    return Err((close::TIMEOUT, "idle timeout"));
+            if self.out.is_empty() {
+                continue;
+            }
+            match self.poll_write_some(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return Poll::Ready(Woken::Gone),
+                Poll::Pending => break,
+            }
+        }
+        if self.out.is_empty() && self.out.capacity() > 4 {
+            // A burst is over: give its memory back rather than keep it per idle client.
+            self.out = VecDeque::new();
+        }
+        loop {
+            match self.tcp.poll_read_ready(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(_)) => return Poll::Ready(Woken::Gone),
+                Poll::Ready(Ok(())) => {}
+            }
+            match self.tcp.try_read_buf(self.reader.buffer()) {
+                Ok(0) => return Poll::Ready(Woken::Gone),
+                Ok(_) => return Poll::Ready(Woken::Read),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.reader.shrink();
                 }
-                tokio::select! {
-                    r = conn.write_one(wire::ping()) => r.map_err(gone)?,
-                    _ = handle.closing.notified() => return Ok(()),
-                }
+                Err(_) => return Poll::Ready(Woken::Gone),
             }
         }
     }
+
+    /// One gathered write of what is queued; `Ready(Ok)` once some of it went out.
+    fn poll_write_some(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let n = {
+            let mut slices = [IoSlice::new(&[]); 64];
+            let mut k = 0;
+            for (i, f) in self.out.iter().take(64).enumerate() {
+                slices[i] = IoSlice::new(if i == 0 { &f[self.offset..] } else { f });
+                k = i + 1;
+            }
+            match std::pin::Pin::new(&mut self.tcp).poll_write_vectored(cx, &slices[..k]) {
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        };
+        if n == 0 {
+            return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+        }
+        self.advance(n);
+        Poll::Ready(Ok(()))
+    }
+
+    /// Accounts for `n` bytes written from the front of the queue.
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let rest = self.out[0].len() - self.offset;
+            if n >= rest {
+                n -= rest;
+                self.out.pop_front();
+                self.offset = 0;
+            } else {
+                self.offset += n;
+                n = 0;
+            }
+        }
+    }
+}
+
+/// Runs `fut` (a write) unless the hub asks the session to close first: `None` then.
+async fn unless_closing<T>(handle: &SessionHandle, fut: impl Future<Output = T>) -> Option<T> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        handle.register_waker(cx);
+        if handle.closing() {
+            return Poll::Ready(None);
+        }
+        fut.as_mut().poll(cx).map(Some)
+    })
+    .await
 }
 
 /// Handles one client frame; `Some` is a reply to send.
