@@ -80,6 +80,16 @@ const OPEN = 1;
  */
 
 /**
+ * Why {@link QunfaOptions.refreshToken} is called.
+ * @typedef {object} QunfaTokenRefresh
+ * @property {'refused'|'kicked'} reason `refused`: the login answered 302; `kicked`: 4003 after `user/refreshToken`.
+ * @property {number} closeCode 4001 or 4003.
+ * @property {number} [code] The login answer's code (`refused`).
+ * @property {string} [desc] The login answer's desc (`refused`), or the kick reason (`kicked`).
+ * @property {string} accid
+ */
+
+/**
  * Options of {@link QunfaClient}.
  * @typedef {object} QunfaOptions
  * @property {string} url The server: `http(s)://host:port` (the client adds `/ws`) or the
@@ -100,6 +110,12 @@ const OPEN = 1;
  * @property {(receipt: QunfaReceipt) => void} [onReceipt]
  * @property {(status: QunfaStatus) => void} [onStatus]
  * @property {(error: unknown) => void} [onError] A callback or hook threw; default `console.error`.
+ * @property {(info: QunfaTokenRefresh) => (string|null|undefined|Promise<string|null|undefined>)} [refreshToken]
+ *   Called when the token stops working: the login is refused as a wrong token (302), or the
+ *   session is kicked because the token was refreshed (`user/refreshToken`). Answer the new
+ *   token (from your backend) and the client logs in again with it; answer nothing to stop
+ *   (`refused` / `kicked` as without the callback). A token it answered that is refused again
+ *   is not asked for twice in a row.
  * @property {number} [ackIntervalMs=200] Acks are batched: at most one per interval.
  * @property {number} [minDelayMs=500] First reconnect delay.
  * @property {number} [maxDelayMs=30000] Reconnect delays grow up to this.
@@ -132,6 +148,7 @@ export class QunfaClient {
   #WebSocket;
   #cursor;
   #state;
+  #renewed;
 
   /** @param {QunfaOptions} options */
   constructor(options) {
@@ -168,6 +185,7 @@ export class QunfaClient {
     this.#ws = null;
     this.#running = false;
     this.#attempt = 0;
+    this.#renewed = false;
     this.#timers = {};
     // Frames are handled one after another, so async callbacks finish before the cursor moves.
     this.#chain = Promise.resolve();
@@ -332,6 +350,7 @@ export class QunfaClient {
         conn.login = f;
         if (f.code === 200) {
           this.#attempt = 0;
+          this.#renewed = false;
           this.#status('syncing');
           this.#flushReads();
           // The login cursor is not an ack: acknowledge what earlier connections could not.
@@ -467,6 +486,41 @@ export class QunfaClient {
   #ended(code, reason, conn) {
     this.#detach(this.#ws, CloseCode.NORMAL, '');
     if (!this.#running) return;
+    const login = conn.login ?? {};
+    const kick = conn.kick ?? reason;
+    const info = code === CloseCode.LOGIN_REFUSED && login.code === 302
+      ? { reason: 'refused', closeCode: code, code: login.code, desc: login.desc }
+      : code === CloseCode.KICKED && kick === 'token refreshed'
+        ? { reason: 'kicked', closeCode: code, desc: kick }
+        : null;
+    if (info && this.#opts.refreshToken && !this.#renewed) {
+      this.#renewToken(info).then((renewed) => {
+        if (!renewed && this.#running) this.#final(code, reason, conn);
+      });
+      return;
+    }
+    this.#final(code, reason, conn);
+  }
+
+  /** Asks `refreshToken` for a new token; with one, logs in again at once. */
+  async #renewToken(info) {
+    this.#attempt += 1;
+    this.#status('reconnecting', { closeCode: info.closeCode, reason: info.desc, attempt: this.#attempt, delayMs: 0 });
+    let token;
+    try {
+      token = await this.#opts.refreshToken({ ...info, accid: this.accid });
+    } catch (e) {
+      this.#opts.onError(e);
+      return false;
+    }
+    if (typeof token !== 'string' || token === '' || !this.#running) return false;
+    this.token = token;
+    this.#renewed = true;
+    this.#open();
+    return true;
+  }
+
+  #final(code, reason, conn) {
     if (code === CloseCode.LOGIN_REFUSED) {
       const l = conn.login ?? {};
       this.#stop('refused', { closeCode: code, code: l.code, desc: l.desc ?? reason });

@@ -4,12 +4,14 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod console;
 mod contract;
 mod demo;
 mod dic;
 mod gateway;
 mod harness;
 mod history;
+mod lookup;
 mod msg;
 mod targeted;
 mod user;
