@@ -57,17 +57,18 @@ function areas({ dicts, counts, changed }) {
     chips.replaceChildren(...[...chosen].map((id) => h('span', { class: 'chip', text: dicts.path(id) })));
   }
 
-  // Shows the areas whose name or id contains the text, with their ancestors.
+  // Shows the areas whose name or id contains the text, with their ancestors (to place them)
+  // and their sub-areas (a city found shows its districts).
   filter.addEventListener('input', () => {
     const q = filter.value.trim().toLowerCase();
-    for (const li of tree.querySelectorAll('li')) {
+    const hit = (li) => {
       const a = li.dataset.areaid;
-      const hit = !q || a.toLowerCase().includes(q) || dicts.areaName(a).toLowerCase().includes(q);
-      li.dataset.hit = hit ? '1' : '';
-    }
-    for (const li of [...tree.querySelectorAll('li')].reverse()) {
-      const shown = li.dataset.hit === '1' || li.querySelector('li[data-hit="1"]') !== null;
-      li.hidden = !shown;
+      return !q || a.toLowerCase().includes(q) || dicts.areaName(a).toLowerCase().includes(q);
+    };
+    for (const li of tree.querySelectorAll('li')) li.dataset.hit = hit(li) ? '1' : '';
+    for (const li of tree.querySelectorAll('li')) {
+      const under = li.parentElement?.closest('li[data-hit="1"]') !== null;
+      li.hidden = !(li.dataset.hit === '1' || under || li.querySelector('li[data-hit="1"]') !== null);
     }
   });
 

@@ -94,12 +94,12 @@ export async function render(ctx) {
     text: h('div', {}, field('Text', text)),
     image: h('div', {}, field('Image URL', img.url), h('div', { class: 'row' }, field('File name', img.name), field('Width (px)', img.w), field('Height (px)', img.h))),
     card: h('div', {},
+      h('div', { class: 'actions start' }, fillExample),
       field('Title', card.title), field('Description', card.desc),
       h('div', { class: 'row' }, field('Company', card.company), field('Content id', card.id)),
       field('Cover image URL', card.cover, 'Clients show it; the console shows only its address.'),
       field('More fields (a JSON object)', card.more),
-      field('Message type', card.type),
-      fillExample),
+      field('Message type', card.type)),
     custom: h('div', {}, field('Message type (number)', custom.type), field('Body (a JSON object)', custom.body)),
   };
   const ext = h('input', { name: 'ext', maxlength: 1024 });

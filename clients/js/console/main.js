@@ -105,6 +105,7 @@ async function show() {
   }
   document.title = `${screen.title} · qunfa console`;
   view.dataset.screen = screen.id;
+  delete view.dataset.ready;
   view.replaceChildren(h('p', { class: 'loading', text: 'Loading…' }));
   const mine = ctx;
   try {

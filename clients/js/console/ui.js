@@ -103,7 +103,9 @@ export function toast(text, kind = 'info') {
   if (!box) return;
   const t = h('div', { class: `toast ${kind}`, text });
   box.append(t);
-  setTimeout(() => t.remove(), kind === 'error' ? 8000 : 4000);
+  // A few at a time: a burst of edits must not cover the screen.
+  while (box.children.length > 3) box.firstElementChild.remove();
+  setTimeout(() => t.remove(), kind === 'error' ? 8000 : 3000);
 }
 
 /**
