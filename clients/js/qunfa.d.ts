@@ -53,6 +53,16 @@ export interface QunfaReceipt {
   time: number;
 }
 
+/**
+ * - `connecting`: opening the socket and logging in;
+ * - `syncing`: logged in, receiving the catch-up;
+ * - `live`: caught up, events arrive as they happen;
+ * - `reconnecting`: the connection ended; the next attempt starts in `delayMs`;
+ * - `refused`: login refused (close 4001; `code` and `desc` from the server): no retry;
+ * - `kicked`: the session was ended (close 4003; `reason`): no retry;
+ * - `failed`: protocol violation (close 1008): no retry;
+ * - `closed`: `close()` was called.
+ */
 export type QunfaState =
   | 'connecting'
   | 'syncing'
@@ -123,9 +133,9 @@ export interface QunfaOptions {
   cursor?: number;
   /** Default `globalThis.WebSocket`. */
   WebSocket?: WebSocketClass;
-  /** Called when `connect()` starts; the larger of its answer and `cursor` is used. */
+  /** Called when `connect()` starts (may be async); the larger of its answer and `cursor` is used. */
   loadCursor?: () => Awaitable<number>;
-  /** Called with the cursor each time it is acknowledged and on `close()`. */
+  /** Called with the cursor each time it is acknowledged (at most every `ackIntervalMs`) and on `close()`. */
   saveCursor?: (cursor: number) => Awaitable<void>;
   /** Each message once; `live` is false during the catch-up. */
   onMessage?: (msg: QunfaMessage, info: DeliveryInfo) => Awaitable<void>;
@@ -145,7 +155,10 @@ export interface QunfaOptions {
   minDelayMs?: number;
   /** Reconnect delays grow up to this. Default 30000. */
   maxDelayMs?: number;
-  /** A ping after this long without a frame; 0 turns it off. Default 30000. */
+  /**
+   * A `ping` is sent after this long without a frame; a connection that stays silent for
+   * another interval is treated as lost (and replaced). 0 turns it off. Default 30000.
+   */
   heartbeatMs?: number;
   /** How many recent msgids are remembered for de-duplication. Default 10000. */
   dedupeWindow?: number;

@@ -108,6 +108,8 @@ async function show() {
   delete view.dataset.ready;
   view.replaceChildren(h('p', { class: 'loading', text: 'Loading…' }));
   const mine = ctx;
+  // Each screen reads the dictionaries as they are now (another tab or tool may have changed them).
+  ctx.dicts = dictionaries(ctx.api);
   try {
     const mod = await import(screen.module);
     if (ctx !== mine) return;

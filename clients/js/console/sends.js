@@ -85,8 +85,20 @@ export async function render(ctx, args) {
       h('td', {}, m.kind, ' ', state),
       h('td', { lang: 'zh-CN', text: summary(m) }),
       h('td', { text: m.kind === 'broadcast' ? 'everyone' : audienceText(m, dicts).replace(/^to /, '') }),
-      h('td', { class: 'num', text: m.recipients === null ? '' : num(m.recipients) }),
-      h('td', {}, h('a', { href: `#/sends/${m.msgid}`, text: 'Delivery →', 'aria-label': `Delivery of #${m.msgid}` })));
+      recipients(m),
+      h('td', { class: 'nowrap' }, h('a', { href: `#/sends/${m.msgid}`, text: 'Delivery →', 'aria-label': `Delivery of #${m.msgid}` })));
+  }
+  /** The recipients cell; a broadcast's listing does not carry them, its statistics do. */
+  function recipients(m) {
+    const td = h('td', { class: 'num', text: m.recipients === null ? '' : num(m.recipients) });
+    if (m.recipients === null) {
+      api.ok('msg/queryMassMsgStats', { msgid: m.msgid })
+        .then((r) => {
+          td.textContent = num(r.data.recipients);
+        })
+        .catch(() => {});
+    }
+    return td;
   }
   more.addEventListener('click', () => busy(more, () => page().catch((e) => {
     status.textContent = describe(e);

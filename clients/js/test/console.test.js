@@ -44,6 +44,7 @@ let page;
 const requests = [];
 const problems = [];
 let sent;
+let sentAt;
 
 /** What a test account is: accid, name, area, type. */
 const PEOPLE = [
@@ -76,7 +77,8 @@ async function seed() {
 let tokens;
 before(async () => {
   if (skip) return;
-  server = await Server.start({ env: { QUNFA_API__APP_REFRESH_MS: '100' } });
+  // A recall window of 2 s, so the recall below is past it and the console asks to ignore it.
+  server = await Server.start({ env: { QUNFA_API__APP_REFRESH_MS: '100', QUNFA_MESSAGES__RECALL_WINDOW_SECS: '2' } });
   tokens = await seed();
   await mkdir(SHOTS, { recursive: true });
   const { chromium } = await import('playwright-core');
@@ -191,6 +193,14 @@ test("compose: an area and a type, a live count equal to the answer's recipients
   const count = async () => page.getAttribute('#audience-count', 'data-count');
   await waitFor(async () => (await count()) === String(PEOPLE.length), 'everyone counted');
 
+  // An explicit list alone, pasted; then cleared again.
+  await page.fill('textarea[name=accids]', 'qingdao_cafe, ZIBO_SHOP\nlixia_food');
+  await waitFor(async () => (await count()) === '3', 'the listed accounts counted');
+  await page.fill('textarea[name=accids]', 'qingdao_cafe nobody');
+  await page.locator('#view [role=alert]').filter({ hasText: 'Refused (414): nobody not register.' }).waitFor();
+  await page.fill('textarea[name=accids]', '');
+  await waitFor(async () => (await count()) === String(PEOPLE.length), 'everyone again');
+
   // Jinan (370100, with its districts) and food manufacturing (1).
   await page.fill('input[name=area-filter]', '济南');
   assert.equal(await page.isVisible('li[data-areaid="370200"]'), false, 'the filter hides Qingdao');
@@ -222,6 +232,7 @@ test("compose: an area and a type, a live count equal to the answer's recipients
   const answer = page.locator('#send-answer .answer[data-msgid]');
   await answer.waitFor();
   sent = Number(await answer.getAttribute('data-msgid'));
+  sentAt = Date.now();
   assert.equal(Number(await answer.getAttribute('data-recipients')), expected, 'the answer reaches what the count said');
   assert.equal(await page.textContent('#send-answer .antispam'), 'false');
   const [stored] = (await server.ok('history/queryMassMsgs', { limit: 1 })).msgs;
@@ -236,8 +247,17 @@ test("compose: an area and a type, a live count equal to the answer's recipients
 
 test('sends: the funnel moves while a client acks and reads; lists export as CSV; recall', { skip, timeout: 60_000 }, async () => {
   assert.ok(sent, 'the compose test sent a message');
+  const broadcast = (await server.ok('msg/broadcastMsg', { body: '系统维护通知：今晚 22:00', isOffline: true })).msg.broadcastId;
   await open('sends');
+  await page.waitForSelector(`#sends tr[data-msgid="${broadcast}"]`);
   await page.waitForSelector(`#sends tr[data-msgid="${sent}"]`);
+  assert.deepEqual(
+    await page.$$eval('#sends tbody tr', (rows) => rows.map((r) => [Number(r.dataset.msgid), r.cells[2].textContent.trim()])),
+    [[broadcast, 'broadcast'], [sent, 'targeted'], [sent - 1, 'targeted'], [sent - 2, 'targeted']],
+    'broadcasts and targeted sends, newest first',
+  );
+  // The broadcast reached every account (its recipients come from its statistics).
+  await page.locator(`#sends tr[data-msgid="${broadcast}"] td.num`).filter({ hasText: String(PEOPLE.length) }).waitFor();
   await shot('sends');
 
   await page.click(`#sends tr[data-msgid="${sent}"] a >> nth=0`);
@@ -269,7 +289,12 @@ test('sends: the funnel moves while a client acks and reads; lists export as CSV
   assert.equal(download.suggestedFilename(), `qunfa-send-${sent}-undelivered.csv`);
   await shot('funnel');
 
+  // Past the (2 s) window: refused, and the console offers to ignore it.
+  await new Promise((done) => setTimeout(done, Math.max(0, sentAt + 2500 - Date.now())));
   await page.click('#recall');
+  await page.locator('dialog').filter({ hasText: `Recall send #${sent}?` }).waitFor();
+  await page.click('dialog button[value=ok]');
+  await page.locator('dialog').filter({ hasText: 'past the recall window of 2 s. Recall it anyway?' }).waitFor();
   await page.click('dialog button[value=ok]');
   await page.waitForSelector('#view[data-recalled=true]');
   await waitFor(() => reader.rec.recalls.some((r) => r.recallMsgid === sent), 'the recall reached the client');
@@ -303,6 +328,18 @@ test('accounts: search, edit area and type, block with a kick, new token, and a 
   await page.click('text=Refresh token…');
   await page.click('dialog button[value=ok]');
   await page.locator('#new-token').filter({ hasText: 'New token (shown once):' }).waitFor();
+
+  await page.fill('input[name=new-accid]', 'Taian_Tea');
+  await page.fill('input[name=new-name]', '泰安茶庄');
+  await page.selectOption('select[name=new-areaid]', '370900');
+  await page.selectOption('select[name=new-enterptypeid]', '3');
+  await page.click('#create button[type=submit]');
+  await page.locator('#created').filter({ hasText: 'Created taian_tea. Token (shown once):' }).waitFor();
+  const [tea] = (await server.ok('user/getUinfos', { accids: ['taian_tea'] })).uinfos;
+  assert.deepEqual(tea, { accid: 'taian_tea', name: '泰安茶庄', areaid: '370900', enterptypeid: '3', gender: 0 });
+  await page.fill('input[name=new-accid]', 'taian_tea');
+  await page.click('#create button[type=submit]');
+  await page.locator('#created').filter({ hasText: 'Refused (414): already register.' }).waitFor();
 
   const file = [
     'accid,name,token,areaid,enterptypeid,gender',
