@@ -27,89 +27,8 @@ const FINAL = new Set([CloseCode.PROTOCOL, CloseCode.LOGIN_REFUSED, CloseCode.KI
 /** WebSocket readyState OPEN (the same in browsers and `ws`). */
 const OPEN = 1;
 
-/**
- * A message as the server sends it (`history/queryUserMsgs` shape).
- * @typedef {object} QunfaMessage
- * @property {'p2p'|'mass'|'broadcast'} kind `p2p` also covers batch sends.
- * @property {number} msgid Unique within the app, increasing in commit order.
- * @property {string} from Sender accid.
- * @property {string} [to] Recipient, on `p2p` messages.
- * @property {number} sendtime Milliseconds since the epoch.
- * @property {number} type 0 text, 1 image, 2 voice, 3 video, 4 location, 6 file, 10 tip, 100 custom.
- * @property {object|string} body An object; a string for broadcasts.
- * @property {string} [ext]
- * @property {boolean} [markRead] The sender wants read receipts: call `markRead(msgid)` once read.
- */
-
-/**
- * A recall notice: `recallMsgid` was withdrawn and should disappear.
- * @typedef {object} QunfaRecall
- * @property {number} msgid The notice's own msgid (cursors cover it).
- * @property {number} recallMsgid The withdrawn message.
- * @property {string} from
- * @property {number} time
- */
-
-/**
- * A read receipt for a message this account sent with `markRead`.
- * @typedef {object} QunfaReceipt
- * @property {number} msgid
- * @property {string} reader
- * @property {number} time
- */
-
-/**
- * A change of connection state.
- * - `connecting`: opening the socket and logging in;
- * - `syncing`: logged in, receiving the catch-up;
- * - `live`: caught up, events arrive as they happen;
- * - `reconnecting`: the connection ended; the next attempt starts in `delayMs`;
- * - `refused`: login refused (close 4001; `code` and `desc` from the server): no retry;
- * - `kicked`: the session was ended (close 4003; `reason`): no retry;
- * - `failed`: protocol violation (close 1008): no retry;
- * - `closed`: `close()` was called.
- * @typedef {object} QunfaStatus
- * @property {'connecting'|'syncing'|'live'|'reconnecting'|'refused'|'kicked'|'failed'|'closed'} state
- * @property {number} cursor The client's cursor at this moment.
- * @property {number} [closeCode] The WebSocket close code that caused the change.
- * @property {number} [code] The login answer's code (`refused`).
- * @property {string} [desc] The login answer's desc (`refused`).
- * @property {string} [reason] Close or kick reason.
- * @property {number} [attempt] Consecutive failed attempts so far (`reconnecting`).
- * @property {number} [delayMs] Wait before the next attempt (`reconnecting`).
- */
-
-/**
- * Options of {@link QunfaClient}.
- * @typedef {object} QunfaOptions
- * @property {string} url The server: `http(s)://host:port` (the client adds `/ws`) or the
- *   WebSocket address itself (`ws(s)://host:port/ws`).
- * @property {string} appkey
- * @property {string} accid
- * @property {string} token
- * @property {number} [cursor=0] Highest msgid already held; messages after it are sent.
- * @property {typeof WebSocket} [WebSocket] The WebSocket class; default `globalThis.WebSocket`
- *   (pass `ws`'s default export in Node 20).
- * @property {() => (number|Promise<number>)} [loadCursor] Called when `connect()` starts; the
- *   larger of its answer and `cursor` is used.
- * @property {(info: {cursor: number}) => void} [onReset] Called when the server answered the
- *   login with `reset`: it held nothing up to this client's cursor (restored or recreated
- *   data), so the cursor went back to the server's latest msgid.
- * @property {(cursor: number) => (void|Promise<void>)} [saveCursor] Called with the cursor each
- *   time it is acknowledged (at most every `ackIntervalMs`) and on `close()`.
- * @property {(msg: QunfaMessage, info: {live: boolean}) => (void|Promise<void>)} [onMessage]
- *   Each message once; `live` is false during the catch-up.
- * @property {(recall: QunfaRecall, info: {live: boolean}) => (void|Promise<void>)} [onRecall]
- * @property {(receipt: QunfaReceipt) => void} [onReceipt]
- * @property {(status: QunfaStatus) => void} [onStatus]
- * @property {(error: unknown) => void} [onError] A callback or hook threw; default `console.error`.
- * @property {number} [ackIntervalMs=200] Acks are batched: at most one per interval.
- * @property {number} [minDelayMs=500] First reconnect delay.
- * @property {number} [maxDelayMs=30000] Reconnect delays grow up to this.
- * @property {number} [heartbeatMs=30000] A `ping` is sent after this long without a frame; a
- *   connection that stays silent for another interval is treated as lost. 0 turns it off.
- * @property {number} [dedupeWindow=10000] How many recent msgids are remembered for de-duplication.
- */
+// The shapes of messages, recall notices, receipts, statuses and options are declared, with
+// their documentation, in qunfa.d.ts (what editors and TypeScript read).
 
 /**
  * A client session of one account: logs in, catches up, then receives live events;
@@ -135,8 +54,9 @@ export class QunfaClient {
   #WebSocket;
   #cursor;
   #state;
+  #renewed;
 
-  /** @param {QunfaOptions} options */
+  /** @param {import('./qunfa.d.ts').QunfaOptions} options */
   constructor(options) {
     const o = { ...options };
     for (const k of ['url', 'appkey', 'accid', 'token']) {
@@ -171,6 +91,7 @@ export class QunfaClient {
     this.#ws = null;
     this.#running = false;
     this.#attempt = 0;
+    this.#renewed = false;
     this.#timers = {};
     // Frames are handled one after another, so async callbacks finish before the cursor moves.
     this.#chain = Promise.resolve();
@@ -181,7 +102,7 @@ export class QunfaClient {
     return this.#cursor;
   }
 
-  /** @returns {QunfaStatus['state']} The connection state, as last reported to `onStatus`. */
+  /** The connection state, as last reported to `onStatus`. */
   get state() {
     return this.#state;
   }
@@ -335,6 +256,7 @@ export class QunfaClient {
         conn.login = f;
         if (f.code === 200) {
           this.#attempt = 0;
+          this.#renewed = false;
           if (f.reset === true) {
             // The server holds nothing up to our cursor (its data were restored or recreated):
             // start again from its latest msgid, forgetting what we had seen.
@@ -479,6 +401,41 @@ export class QunfaClient {
   #ended(code, reason, conn) {
     this.#detach(this.#ws, CloseCode.NORMAL, '');
     if (!this.#running) return;
+    const login = conn.login ?? {};
+    const kick = conn.kick ?? reason;
+    const info = code === CloseCode.LOGIN_REFUSED && login.code === 302
+      ? { reason: 'refused', closeCode: code, code: login.code, desc: login.desc }
+      : code === CloseCode.KICKED && kick === 'token refreshed'
+        ? { reason: 'kicked', closeCode: code, desc: kick }
+        : null;
+    if (info && this.#opts.refreshToken && !this.#renewed) {
+      this.#renewToken(info).then((renewed) => {
+        if (!renewed && this.#running) this.#final(code, reason, conn);
+      });
+      return;
+    }
+    this.#final(code, reason, conn);
+  }
+
+  /** Asks `refreshToken` for a new token; with one, logs in again at once. */
+  async #renewToken(info) {
+    this.#attempt += 1;
+    this.#status('reconnecting', { closeCode: info.closeCode, reason: info.desc, attempt: this.#attempt, delayMs: 0 });
+    let token;
+    try {
+      token = await this.#opts.refreshToken({ ...info, accid: this.accid });
+    } catch (e) {
+      this.#opts.onError(e);
+      return false;
+    }
+    if (typeof token !== 'string' || token === '' || !this.#running) return false;
+    this.token = token;
+    this.#renewed = true;
+    this.#open();
+    return true;
+  }
+
+  #final(code, reason, conn) {
     if (code === CloseCode.LOGIN_REFUSED) {
       const l = conn.login ?? {};
       this.#stop('refused', { closeCode: code, code: l.code, desc: l.desc ?? reason });

@@ -251,3 +251,65 @@ test('the heartbeat keeps a quiet connection and replaces one that stopped answe
   await client.close();
   spy.sockets[0].terminate();
 });
+
+test('refreshToken: after a kick for a refreshed token the client logs in again with the new one', async () => {
+  const token = await server.user('lena');
+  let refreshed;
+  const asked = [];
+  const { client, rec } = recordingClient(server, 'lena', token, {
+    refreshToken: async (info) => {
+      asked.push(info);
+      // What an app does here: ask its backend, which called user/refreshToken.
+      return (await refreshed).info.token;
+    },
+  });
+  await client.connect();
+  refreshed = server.ok('user/refreshToken', { accid: 'lena' });
+  await waitFor(() => asked.length === 1 && client.state === 'live' && client.token !== token, 'the login with the new token');
+  assert.deepEqual(asked, [{ reason: 'kicked', closeCode: 4003, desc: 'token refreshed', accid: 'lena' }]);
+  assert.equal(client.token, (await refreshed).info.token);
+  assert.deepEqual(rec.states(), ['connecting', 'syncing', 'live', 'reconnecting', 'connecting', 'syncing', 'live']);
+  const m = await server.send(['lena'], 'after the refresh');
+  await waitFor(() => rec.msgs.length === 1, 'a message');
+  assert.equal(rec.ids()[0], m);
+  await client.close();
+});
+
+test('refreshToken: a refused token (302) is renewed once; a renewed token refused again, or no answer, stops it', async () => {
+  await server.user('mona');
+  const asked = [];
+  const first = recordingClient(server, 'mona', 'stale', {
+    refreshToken: async (info) => {
+      asked.push(info);
+      return (await server.ok('user/refreshToken', { accid: 'mona' })).info.token;
+    },
+  });
+  await first.client.connect();
+  assert.deepEqual(asked, [{ reason: 'refused', closeCode: 4001, code: 302, desc: 'wrong accid or token', accid: 'mona' }]);
+  assert.equal(first.client.state, 'live');
+  await first.client.close();
+
+  let calls = 0;
+  const wrong = recordingClient(server, 'mona', 'stale', {
+    refreshToken: () => {
+      calls += 1;
+      return 'still-wrong';
+    },
+  });
+  await assert.rejects(wrong.client.connect(), (e) => e.state === 'refused' && e.code === 302);
+  assert.equal(calls, 1, 'asked once, not in a loop');
+
+  const none = recordingClient(server, 'mona', 'stale', { refreshToken: () => null });
+  await assert.rejects(none.client.connect(), (e) => e.state === 'refused' && e.code === 302);
+
+  // A blocked account's refusal (422) is not about the token: not asked.
+  await server.ok('user/block', { accid: 'mona' });
+  const blocked = recordingClient(server, 'mona', first.client.token, {
+    refreshToken: () => {
+      calls += 1;
+      return 'x';
+    },
+  });
+  await assert.rejects(blocked.client.connect(), (e) => e.state === 'refused' && e.code === 422);
+  assert.equal(calls, 1);
+});

@@ -34,11 +34,13 @@ process.on('exit', () => {
  * `restart()` stops it and starts it again on the same data directory and port.
  */
 export class Server {
-  static async start() {
+  /** `env`: extra environment of the server (`QUNFA_*` settings). */
+  static async start({ env = {} } = {}) {
     if (!existsSync(BIN)) {
       throw new Error(`no qunfa binary at ${BIN}: run \`cargo build -p qunfa\` or set QUNFA_BIN`);
     }
     const s = new Server(await mkdtemp(join(tmpdir(), 'qunfa-js-')));
+    s.env = env;
     await s.spawn('127.0.0.1:0');
     if (!s.appkey) throw new Error('the first start did not print an AppKey and AppSecret');
     return s;
@@ -51,6 +53,7 @@ export class Server {
     this.secret = '';
     this.log = [];
     this.child = null;
+    this.env = {};
   }
 
   get base() {
@@ -61,7 +64,7 @@ export class Server {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('QUNFA_')));
     const child = spawn(BIN, ['serve', '--listen', listen], {
       cwd: this.dir,
-      env: { ...env, NO_COLOR: '1' },
+      env: { ...env, ...this.env, NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     this.child = child;
@@ -132,13 +135,14 @@ export class Server {
     return this.post(endpoint, 'application/json; charset=utf-8', JSON.stringify(object));
   }
 
-  async post(endpoint, contentType, body) {
+  /** One signed call with this server's first app, or the app `{appkey, secret}` given. */
+  async post(endpoint, contentType, body, { appkey, secret } = this) {
     const nonce = randomBytes(16).toString('hex');
     const curTime = String(Math.floor(Date.now() / 1000));
-    const checkSum = createHash('sha1').update(this.secret + nonce + curTime).digest('hex');
+    const checkSum = createHash('sha1').update(secret + nonce + curTime).digest('hex');
     const res = await fetch(`${this.base}/nimserver/${endpoint}.action`, {
       method: 'POST',
-      headers: { AppKey: this.appkey, Nonce: nonce, CurTime: curTime, CheckSum: checkSum, 'Content-Type': contentType },
+      headers: { AppKey: appkey, Nonce: nonce, CurTime: curTime, CheckSum: checkSum, 'Content-Type': contentType },
       body,
     });
     return res.json();

@@ -6,6 +6,7 @@ pub mod api;
 pub mod bus;
 pub mod client;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod gateway;
 pub mod http;

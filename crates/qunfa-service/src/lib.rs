@@ -18,6 +18,7 @@ pub mod follow;
 pub mod history;
 pub mod index;
 pub mod login;
+pub mod lookup;
 pub mod recall;
 pub mod receipts;
 pub mod send;
@@ -66,6 +67,8 @@ pub struct Rules {
 pub trait LocalSessions: Send + Sync + 'static {
     /// Ends the sessions of `ordinal` that logged in before the kick at `seq`.
     fn kick(&self, app: AppId, ordinal: Ordinal, seq: i64, reason: &str);
+    /// How many sessions of `app` this node holds now (other nodes hold their own).
+    fn online(&self, app: AppId) -> lookup::Online;
 }
 
 pub struct Services {

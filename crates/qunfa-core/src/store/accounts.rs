@@ -61,4 +61,13 @@ pub trait AccountStore: Send + Sync + 'static {
         app: AppId,
         ordinals: Vec<Ordinal>,
     ) -> StoreResult<Vec<(Ordinal, Accid)>>;
+    /// Accounts whose accid starts with `prefix` (every account when empty) and comes after
+    /// `after`, in accid order (byte order: accids are ASCII), at most `limit`.
+    async fn search_accounts(
+        &self,
+        app: AppId,
+        prefix: &str,
+        after: Option<&Accid>,
+        limit: usize,
+    ) -> StoreResult<Vec<Account>>;
 }

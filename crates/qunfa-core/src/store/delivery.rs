@@ -15,4 +15,7 @@ pub trait DeliveryStore: Send + Sync + 'static {
     async fn add_reads(&self, app: AppId, reads: Vec<(MsgId, Vec<u8>)>) -> StoreResult<()>;
     /// The encoded bitmap of a message's readers, if anyone read it.
     async fn readers(&self, app: AppId, msgid: MsgId) -> StoreResult<Option<Vec<u8>>>;
+    /// Every account whose cursor is at least `msgid`, with that cursor, in no set order: what
+    /// summaries over many messages read once instead of [`DeliveryStore::delivered`] for each.
+    async fn cursors_from(&self, app: AppId, msgid: MsgId) -> StoreResult<Vec<(Ordinal, MsgId)>>;
 }

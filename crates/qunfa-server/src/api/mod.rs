@@ -5,6 +5,7 @@
 pub mod antispam;
 pub mod dic;
 pub mod history;
+pub mod lookup;
 pub mod msg;
 pub mod msg_params;
 pub mod request;
@@ -179,9 +180,19 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/nimserver/msg/markReadMsg.action",
             post(stats::mark_read_msg),
         )
+        .route("/nimserver/user/search.action", post(lookup::search))
+        .route(
+            "/nimserver/dic/countAccounts.action",
+            post(lookup::count_accounts),
+        )
+        .route(
+            "/nimserver/msg/queryOverview.action",
+            post(lookup::query_overview),
+        )
         .route("/nimserver/health/liveness.action", any(liveness))
         .route("/ws", axum::routing::get(crate::gateway::upgrade))
         .merge(crate::demo::router())
+        .merge(crate::console::router())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
     api.layer(middleware::from_fn(log_failures))

@@ -82,7 +82,7 @@ pub async fn unblock(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -
 }
 
 /// One account as `getUinfos` shows it: unset fields are left out, `gender` is always there.
-fn uinfo(a: &Account) -> Value {
+pub(super) fn uinfo(a: &Account) -> Value {
     let p = &a.profile;
     let mut m = Map::new();
     m.insert("accid".into(), json!(a.accid));

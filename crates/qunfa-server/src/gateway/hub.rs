@@ -435,4 +435,13 @@ impl qunfa_service::LocalSessions for Hub {
     fn kick(&self, app: AppId, ordinal: Ordinal, seq: i64, reason: &str) {
         Hub::kick(self, app, ordinal, seq, reason);
     }
+
+    fn online(&self, app: AppId) -> qunfa_service::lookup::Online {
+        let apps = self.apps.read().unwrap_or_else(|e| e.into_inner());
+        let sessions = apps.get(&app);
+        qunfa_service::lookup::Online {
+            sessions: sessions.map_or(0, |s| s.values().map(|l| l.len() as u64).sum()),
+            accounts: sessions.map_or(0, |s| s.len() as u64),
+        }
+    }
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod console;
 mod contract;
 mod demo;
 mod dic;
@@ -11,6 +12,7 @@ mod gateway;
 mod harness;
 mod history;
 mod limits;
+mod lookup;
 mod misuse;
 mod msg;
 mod targeted;

@@ -272,3 +272,90 @@ pub async fn apps_are_isolated(s: &dyn Store) {
     );
     assert!(s.account_changes(b, 0).await.unwrap().len() == 1);
 }
+
+pub async fn accounts_are_searched_by_accid_prefix_in_byte_order(s: &dyn Store) {
+    let app = s.create_app("a").await.unwrap().id;
+    let other = s.create_app("b").await.unwrap().id;
+    let ids = [
+        "zhang.b", "zhang_a", "zhang-c", "zhang", "zhao", "li@x", "zha", "zhang0",
+    ];
+    let r = s
+        .create_accounts(app, ids.iter().map(|i| acc(i, None, None)).collect())
+        .await
+        .unwrap();
+    assert!(r.iter().all(Result::is_ok), "{r:?}");
+    s.create_accounts(other, vec![acc("zhang.other", None, None)])
+        .await
+        .unwrap();
+    s.update_account(
+        app,
+        &accid("zhang_a"),
+        AccountPatch {
+            blocked: Some(true),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let names = |v: &[qunfa_core::account::Account]| {
+        v.iter()
+            .map(|a| a.accid.as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
+
+    // Byte order: '-' < '.' < '0' < '_'.
+    let got = s.search_accounts(app, "zhang", None, 10).await.unwrap();
+    assert_eq!(
+        names(&got),
+        ["zhang", "zhang-c", "zhang.b", "zhang0", "zhang_a"]
+    );
+    assert!(got[4].blocked, "the whole account is answered");
+    assert_eq!(got[4].profile.name.as_deref(), Some("name of zhang_a"));
+    assert!(!got[0].blocked);
+
+    // Pages follow on from the last accid of the previous one.
+    let first = s.search_accounts(app, "zhang", None, 2).await.unwrap();
+    assert_eq!(names(&first), ["zhang", "zhang-c"]);
+    let next = s
+        .search_accounts(app, "zhang", Some(&accid("zhang-c")), 2)
+        .await
+        .unwrap();
+    assert_eq!(names(&next), ["zhang.b", "zhang0"]);
+    let last = s
+        .search_accounts(app, "zhang", Some(&accid("zhang0")), 2)
+        .await
+        .unwrap();
+    assert_eq!(names(&last), ["zhang_a"]);
+    let none = s
+        .search_accounts(app, "zhang", Some(&accid("zhang_a")), 2)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+
+    // '_' and '.' are themselves, not wildcards; an empty prefix lists everyone.
+    assert_eq!(
+        names(&s.search_accounts(app, "zhang_", None, 10).await.unwrap()),
+        ["zhang_a"]
+    );
+    assert_eq!(
+        names(&s.search_accounts(app, "zh", None, 3).await.unwrap()),
+        ["zha", "zhang", "zhang-c"]
+    );
+    assert_eq!(
+        names(&s.search_accounts(app, "", None, 100).await.unwrap()),
+        [
+            "li@x", "zha", "zhang", "zhang-c", "zhang.b", "zhang0", "zhang_a", "zhao"
+        ]
+    );
+    assert!(
+        s.search_accounts(app, "q", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        names(&s.search_accounts(other, "zhang", None, 10).await.unwrap()),
+        ["zhang.other"],
+        "apps are isolated"
+    );
+}

@@ -42,3 +42,29 @@ pub async fn cursors_and_readers_are_kept_compactly(s: &dyn Store) {
     let r = audience::decode(&s.readers(app, m(11)).await.unwrap().unwrap()).unwrap();
     assert_eq!(r.iter().collect::<Vec<_>>(), [1]);
 }
+
+pub async fn cursors_from_answers_each_cursor_at_or_past_a_msgid(s: &dyn Store) {
+    let app = s.create_app("a").await.unwrap().id;
+    let other = s.create_app("b").await.unwrap().id;
+    let accounts = (0..4).map(|i| acc(&format!("u{i}"), None, None)).collect();
+    s.create_accounts(app, accounts).await.unwrap();
+    s.create_accounts(other, vec![acc("x", None, None)])
+        .await
+        .unwrap();
+    let o = Ordinal;
+    let m = MsgId;
+    s.save_cursors(app, vec![(o(0), m(10)), (o(1), m(5)), (o(2), m(12))])
+        .await
+        .unwrap();
+    s.save_cursors(app, vec![(o(1), m(8)), (o(2), m(3))])
+        .await
+        .unwrap();
+    s.save_cursors(other, vec![(o(0), m(100))]).await.unwrap();
+    let mut got = s.cursors_from(app, m(8)).await.unwrap();
+    got.sort();
+    assert_eq!(got, [(o(0), m(10)), (o(1), m(8)), (o(2), m(12))]);
+    let mut got = s.cursors_from(app, m(11)).await.unwrap();
+    got.sort();
+    assert_eq!(got, [(o(2), m(12))]);
+    assert!(s.cursors_from(app, m(13)).await.unwrap().is_empty());
+}

@@ -99,7 +99,9 @@ macro_rules! store_conformance_suite {
             inbox_pages_mix_direct_and_shared_messages,
             readers_never_pass_a_msgid_that_commits_later,
             keyword_lists_are_per_app,
-            cursors_and_readers_are_kept_compactly
+            cursors_and_readers_are_kept_compactly,
+            accounts_are_searched_by_accid_prefix_in_byte_order,
+            cursors_from_answers_each_cursor_at_or_past_a_msgid
         );
     };
     (@tests $make:expr; $($name:ident),*) => {

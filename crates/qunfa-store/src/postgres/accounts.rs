@@ -426,4 +426,29 @@ impl AccountStore for PgStore {
             .map(|r| (ordinal(r, 0), Accid::from_stored(r.get(1))))
             .collect())
     }
+
+    async fn search_accounts(
+        &self,
+        app: AppId,
+        prefix: &str,
+        after: Option<&Accid>,
+        limit: usize,
+    ) -> StoreResult<Vec<Account>> {
+        let c = self.client().await?;
+        // Byte order whatever the database's collation, so pages follow one another the same
+        // way on every backend. A console look-up, not a hot path: it reads the app's accounts.
+        let st = c
+            .prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.app_id = $1 AND starts_with(a.accid, $2) \
+                 AND a.accid COLLATE \"C\" > $3 ORDER BY a.accid COLLATE \"C\" LIMIT $4"
+            ))
+            .await
+            .map_err(pg)?;
+        let after = after.map_or("", Accid::as_str);
+        let rows = c
+            .query(&st, &[&app.0, &prefix, &after, &(limit as i64)])
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(account_from_row).collect())
+    }
 }

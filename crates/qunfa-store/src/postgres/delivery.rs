@@ -109,4 +109,19 @@ impl DeliveryStore for PgStore {
         let row = c.query_opt(&st, &[&app.0, &msgid.0]).await.map_err(pg)?;
         Ok(row.map(|r| r.get(0)))
     }
+
+    async fn cursors_from(&self, app: AppId, msgid: MsgId) -> StoreResult<Vec<(Ordinal, MsgId)>> {
+        let c = self.client().await?;
+        let st = c
+            .prepare_cached(
+                "SELECT ordinal, cursor FROM cursors WHERE app_id = $1 AND cursor >= $2",
+            )
+            .await
+            .map_err(pg)?;
+        let rows = c.query(&st, &[&app.0, &msgid.0]).await.map_err(pg)?;
+        Ok(rows
+            .iter()
+            .map(|r| (Ordinal(r.get::<_, i64>(0) as u32), MsgId(r.get(1))))
+            .collect())
+    }
 }

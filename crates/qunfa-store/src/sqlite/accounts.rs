@@ -334,4 +334,38 @@ impl AccountStore for SqliteStore {
             })
             .await
     }
+
+    async fn search_accounts(
+        &self,
+        app: AppId,
+        prefix: &str,
+        after: Option<&Accid>,
+        limit: usize,
+    ) -> StoreResult<Vec<Account>> {
+        let (low, high) = prefix_range(prefix);
+        let after = after.map_or_else(String::new, |a| a.as_str().to_owned());
+        self.db
+            .read(move |c| {
+                // A range over the (app_id, accid) index: BINARY collation is byte order.
+                let sql = format!(
+                    "SELECT {ACCOUNT_COLS} FROM accounts WHERE app_id = ?1 AND accid >= ?2 \
+                     AND accid < ?3 AND accid > ?4 ORDER BY accid LIMIT ?5"
+                );
+                let mut st = c.prepare_cached(&sql).map_err(internal)?;
+                let rows = st
+                    .query_map(
+                        params![app.0, low, high, after, limit as i64],
+                        account_from_row,
+                    )
+                    .map_err(internal)?;
+                rows.collect::<Result<_, _>>().map_err(internal)
+            })
+            .await
+    }
+}
+
+/// The accids starting with `prefix` are those in `[prefix, prefix + U+007F)`: accids are ASCII
+/// letters, digits and `_ @ . -`, all below U+007F.
+fn prefix_range(prefix: &str) -> (String, String) {
+    (prefix.to_owned(), format!("{prefix}\u{7f}"))
 }

@@ -85,4 +85,22 @@ impl DeliveryStore for SqliteStore {
             })
             .await
     }
+
+    async fn cursors_from(&self, app: AppId, msgid: MsgId) -> StoreResult<Vec<(Ordinal, MsgId)>> {
+        self.db
+            .read(move |c| {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT ordinal, cursor FROM cursors WHERE app_id = ?1 AND cursor >= ?2",
+                    )
+                    .map_err(internal)?;
+                let rows = st
+                    .query_map(params![app.0, msgid.0], |r| {
+                        Ok((Ordinal(r.get(0)?), MsgId(r.get(1)?)))
+                    })
+                    .map_err(internal)?;
+                rows.collect::<Result<_, _>>().map_err(internal)
+            })
+            .await
+    }
 }
