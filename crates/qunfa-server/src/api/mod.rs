@@ -9,6 +9,9 @@ pub mod msg;
 pub mod msg_params;
 pub mod request;
 pub mod stats;
+pub mod team;
+pub mod team_msg;
+pub mod team_params;
 pub mod timing;
 pub mod user;
 
@@ -180,6 +183,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(stats::mark_read_msg),
         )
         .route("/nimserver/health/liveness.action", any(liveness))
+        .merge(team::routes())
         .route("/ws", axum::routing::get(crate::gateway::upgrade))
         .merge(crate::demo::router())
         .method_not_allowed_fallback(method_not_allowed)

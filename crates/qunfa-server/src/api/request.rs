@@ -109,19 +109,23 @@ impl Params {
             let map: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_slice(trimmed)
                     .map_err(|_| ApiError::param("body is not a JSON object"))?;
-            let params = map
-                .into_iter()
-                .filter_map(|(k, v)| match v {
-                    serde_json::Value::Null => None,
-                    serde_json::Value::String(s) => Some((k, s)),
-                    other => Some((k, other.to_string())),
-                })
-                .collect();
-            return Ok(Params(params));
+            return Ok(Params::from_json(map));
         }
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
             .map_err(|_| ApiError::param("body is not form-urlencoded"))?;
         Ok(Params(pairs.into_iter().collect()))
+    }
+
+    /// The fields of a JSON object, as a JSON body gives them: a string is itself, any other
+    /// value its JSON text, `null` absent. (The gateway's frames are parsed this way too.)
+    pub fn from_json(map: serde_json::Map<String, serde_json::Value>) -> Params {
+        map.into_iter()
+            .filter_map(|(k, v)| match v {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some((k, s)),
+                other => Some((k, other.to_string())),
+            })
+            .collect()
     }
 
     /// The raw value, if given (an empty string counts as given).

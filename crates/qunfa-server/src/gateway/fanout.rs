@@ -346,6 +346,7 @@ mod tests {
                     default: l,
                     batch: l,
                     broadcast: l,
+                    team_query: l,
                 },
             )),
             Arc::new(SystemClock),

@@ -1,6 +1,7 @@
 //! The WebSocket gateway (`GET /ws`): client login, catch-up from the store, live events,
-//! acks and read reports. The protocol is specified in `docs/protocol.md`.
+//! acks and read reports, messages sent by clients and their team answers. The protocol is specified in `docs/protocol.md`.
 
+pub mod client;
 pub mod fanout;
 pub mod hub;
 pub mod protocol;

@@ -142,6 +142,10 @@ async fn serve(
         .send(WsMessage::Text(protocol::synced(cursor)))
         .await
         .map_err(gone)?;
+    // Invitations still waiting for an answer, on every login.
+    for f in super::client::pending_invites(s, who).await {
+        socket.send(WsMessage::Text(f)).await.map_err(gone)?;
+    }
 
     let (mut sink, mut stream) = socket.split();
     let mut ping = tokio::time::interval(Duration::from_secs(g.ping_secs.max(1)));
@@ -227,5 +231,6 @@ async fn handle_frame(
             }
             Ok(None)
         }
+        other => Ok(super::client::handle(s, who, other).await),
     }
 }

@@ -12,6 +12,7 @@ mod apps;
 mod delivery;
 mod dict;
 mod messages;
+mod teams;
 mod words;
 
 pub use accounts::*;
@@ -19,6 +20,7 @@ pub use apps::*;
 pub use delivery::*;
 pub use dict::*;
 pub use messages::*;
+pub use teams::*;
 pub use words::*;
 
 use qunfa_core::account::{Accid, NewAccount, Profile, hash_token};
@@ -99,7 +101,13 @@ macro_rules! store_conformance_suite {
             inbox_pages_mix_direct_and_shared_messages,
             readers_never_pass_a_msgid_that_commits_later,
             keyword_lists_are_per_app,
-            cursors_and_readers_are_kept_compactly
+            cursors_and_readers_are_kept_compactly,
+            teams_change_with_their_notification_and_versions,
+            team_and_member_changes_follow_change_seq,
+            memberships_counts_and_caps_are_exact,
+            invitations_and_applications_stay_pending_until_dropped,
+            guarded_stores_check_team_versions_and_keys,
+            team_messages_follow_membership_periods
         );
     };
     (@tests $make:expr; $($name:ident),*) => {

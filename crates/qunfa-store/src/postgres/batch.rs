@@ -7,7 +7,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
 
-use qunfa_core::audience;
 use qunfa_core::ids::{AppId, MAX_MSGID, MsgId};
 use qunfa_core::message::{MsgKind, NewMessage, Sent};
 use qunfa_core::store::{StoreError, StoreResult};
@@ -26,15 +25,17 @@ pub(super) const INSERT_SQL: &str = "WITH seq AS (
     ON CONFLICT (app_id, hash) DO NOTHING
 ), ins AS (
     INSERT INTO messages (app_id, msgid, kind, from_accid, to_accid, to_ordinal, msg_type, body, ext, extra,
-        msgidclient, timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, ref_msgid)
+        msgidclient, timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, ref_msgid,
+        tid, from_ordinal)
     SELECT $1::bigint, seq.first + u.ord - 1, u.kind, u.from_accid, u.to_accid, u.to_ordinal, u.msg_type, u.body,
         u.ext, u.extra, u.msgidclient, u.timetag, u.antispam, u.mark_read, u.recipients, u.audience_hash,
-        u.selection, u.offline, u.expire_ms, u.ref_msgid
+        u.selection, u.offline, u.expire_ms, u.ref_msgid, u.tid, u.from_ordinal
     FROM seq, UNNEST($6::smallint[], $7::text[], $8::text[], $9::bigint[], $10::int[], $11::text[], $12::text[],
         $13::text[], $14::text[], $15::bigint[], $16::bool[], $17::bool[], $18::bigint[], $19::bytea[], $20::text[],
-        $21::bool[], $22::bigint[], $23::bigint[])
+        $21::bool[], $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[])
         WITH ORDINALITY AS u(kind, from_accid, to_accid, to_ordinal, msg_type, body, ext, extra, msgidclient,
-            timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, ref_msgid, ord)
+            timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, ref_msgid,
+            tid, from_ordinal, ord)
 )
 SELECT first FROM seq";
 
@@ -99,7 +100,7 @@ struct InBatch {
 
 /// One app's new messages in a batch, as the columns of one multi-row insert.
 #[derive(Default)]
-struct Group<'a> {
+pub(super) struct Group<'a> {
     n: i64,
     kind: Vec<i16>,
     from: Vec<&'a str>,
@@ -119,6 +120,8 @@ struct Group<'a> {
     offline: Vec<bool>,
     expire_ms: Vec<Option<i64>>,
     ref_msgid: Vec<Option<i64>>,
+    tid: Vec<Option<i64>>,
+    from_ordinal: Vec<Option<i64>>,
     aud_hash: Vec<Vec<u8>>,
     aud_bits: Vec<&'a [u8]>,
     aud_seen: HashSet<[u8; 32]>,
@@ -126,15 +129,16 @@ struct Group<'a> {
 
 impl<'a> Group<'a> {
     /// Adds a message; answers its rank in the group.
-    fn push(&mut self, m: &'a NewMessage, now_ms: i64) -> i64 {
-        let hash = m.audience.as_deref().map(|bits| {
-            let h = audience::digest(bits);
-            if self.aud_seen.insert(h) {
-                self.aud_hash.push(h.to_vec());
-                self.aud_bits.push(bits);
-            }
-            h.to_vec()
-        });
+    pub(super) fn push(&mut self, m: &'a NewMessage, now_ms: i64) -> i64 {
+        let hash = m.audience_hash();
+        // Without the bits, the message refers to an audience already stored.
+        if let (Some(h), Some(bits)) = (hash, m.audience.as_deref())
+            && self.aud_seen.insert(h)
+        {
+            self.aud_hash.push(h.to_vec());
+            self.aud_bits.push(bits);
+        }
+        let hash = hash.map(|h| h.to_vec());
         self.kind.push(m.kind.as_i64() as i16);
         self.from.push(m.from.as_str());
         self.to.push(m.to.as_ref().map(|a| a.as_str()));
@@ -154,11 +158,14 @@ impl<'a> Group<'a> {
         self.offline.push(m.offline);
         self.expire_ms.push(m.expire_ms);
         self.ref_msgid.push(m.ref_msgid.map(|r| r.0));
+        self.tid.push(m.tid.map(|t| t.0));
+        self.from_ordinal
+            .push(m.from_ordinal.map(|o| i64::from(o.0)));
         self.n += 1;
         self.n - 1
     }
 
-    fn params(&self, app: &'a i64) -> Vec<&(dyn ToSql + Sync)> {
+    pub(super) fn params(&self, app: &'a i64) -> Vec<&(dyn ToSql + Sync)> {
         const LIMIT: i64 = MAX_MSGID + 1;
         vec![
             app,
@@ -184,6 +191,8 @@ impl<'a> Group<'a> {
             &self.offline,
             &self.expire_ms,
             &self.ref_msgid,
+            &self.tid,
+            &self.from_ordinal,
         ]
     }
 }

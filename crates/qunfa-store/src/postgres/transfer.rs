@@ -223,18 +223,24 @@ impl Sink for PgStore {
         let refs: Vec<Option<i64>> = rows.iter().map(|m| opt_i64(m.ref_msgid)).collect();
         let recalled: Vec<Option<i64>> = rows.iter().map(|m| m.recalled_ms).collect();
         let deleted: Vec<bool> = rows.iter().map(|m| m.deleted).collect();
+        let tids: Vec<Option<i64>> = rows.iter().map(|m| m.tid.map(|t| t.0)).collect();
+        let from_ords: Vec<Option<i64>> = rows
+            .iter()
+            .map(|m| m.from_ordinal.map(|o| i64::from(o.0)))
+            .collect();
         self.exec(
             "INSERT INTO messages (app_id, msgid, kind, from_accid, to_accid, to_ordinal, msg_type, body, ext, extra, \
              msgidclient, timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, \
-             ref_msgid, recalled_ms, deleted) \
+             ref_msgid, recalled_ms, deleted, tid, from_ordinal) \
              SELECT $1, * FROM UNNEST($2::bigint[], $3::smallint[], $4::text[], $5::text[], $6::bigint[], $7::int[], \
              $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bool[], $14::bool[], $15::bigint[], \
-             $16::bytea[], $17::text[], $18::bool[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bool[]) \
+             $16::bytea[], $17::text[], $18::bool[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bool[], \
+             $23::bigint[], $24::bigint[]) \
              ON CONFLICT DO NOTHING",
             &[
                 &app.0, &msgids, &kinds, &froms, &tos, &to_ords, &types, &bodies, &exts, &extras, &clients,
                 &timetags, &antispam, &mark_read, &recipients, &hashes, &selections, &offline, &expires, &refs,
-                &recalled, &deleted,
+                &recalled, &deleted, &tids, &from_ords,
             ],
         )
         .await?;
