@@ -12,5 +12,7 @@ mod harness;
 mod history;
 mod msg;
 mod targeted;
+mod team;
+mod team_msg;
 mod user;
 mod ws;
