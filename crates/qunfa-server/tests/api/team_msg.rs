@@ -93,7 +93,8 @@ async fn send_msg_ope_1_stores_once_and_refuses_with_team_codes() {
     let ts = t.to_string();
     let many: Vec<String> = (0..101).map(|i| format!("u{i}")).collect();
     let many = serde_json::to_string(&many).unwrap();
-    let cases: Vec<(&str, Vec<(&str, &str)>, Value)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Value);
+    let cases: Vec<Case> = vec![
         ("x", vec![], err(804, &format!("x is not in team {t}"))),
         ("ghost", vec![], err(414, "ghost not register")),
         ("b", vec![("to", "999")], err(803, "team 999 not found")),
