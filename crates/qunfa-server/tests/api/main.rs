@@ -14,5 +14,6 @@ mod msg;
 mod targeted;
 mod team;
 mod team_msg;
+mod team_ws;
 mod user;
 mod ws;
