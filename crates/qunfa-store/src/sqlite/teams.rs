@@ -18,11 +18,11 @@ use super::conn::internal;
 use super::messages::{COLS, MsgidSeq, insert, next_msgids, row, store};
 use super::{SqliteStore, next_change};
 
-const TEAM_COLS: &str = "tid, tname, owner, icon, announcement, intro, custom, client_custom, joinmode, \
+pub(super) const TEAM_COLS: &str = "tid, tname, owner, icon, announcement, intro, custom, client_custom, joinmode, \
      beinvitemode, invitemode, uptinfomode, upcustommode, max_users, mute_type, notify_close_online, \
      notify_close_persistent, created_ms, updated_ms, dismissed, version";
 
-fn team_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Team> {
+pub(super) fn team_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Team> {
     Ok(Team {
         tid: Tid(r.get(0)?),
         tname: r.get(1)?,
@@ -48,10 +48,10 @@ fn team_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Team> {
     })
 }
 
-const MEMBER_COLS: &str =
+pub(super) const MEMBER_COLS: &str =
     "ordinal, accid, role, nick, mute, custom, push_enable, joined_ms, updated_ms, tid, active";
 
-fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Member> {
+pub(super) fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Member> {
     Ok(Member {
         ordinal: Ordinal(r.get(0)?),
         accid: Accid::from_stored(r.get(1)?),
@@ -313,7 +313,7 @@ fn apply(
     })
 }
 
-fn list<T>(
+pub(super) fn list<T>(
     c: &Connection,
     sql: &str,
     p: impl rusqlite::Params,
@@ -324,7 +324,7 @@ fn list<T>(
     rows.collect::<Result<_, _>>().map_err(internal)
 }
 
-fn invitation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Invitation> {
+pub(super) fn invitation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Invitation> {
     Ok(Invitation {
         tid: Tid(r.get(0)?),
         ordinal: Ordinal(r.get(1)?),
@@ -336,7 +336,7 @@ fn invitation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Invitation> {
     })
 }
 
-const INVITE_COLS: &str = "tid, ordinal, accid, inviter, msg, attach, time_ms";
+pub(super) const INVITE_COLS: &str = "tid, ordinal, accid, inviter, msg, attach, time_ms";
 
 /// `(msgid > join AND msgid <= leave) OR …` for a query's periods (numbers from the store).
 pub(super) fn periods_sql(periods: &[Period]) -> String {
