@@ -52,6 +52,13 @@ pub struct FanoutArgs {
     /// Default: the `--url` node.
     #[arg(long = "client-url", value_name = "URL")]
     client_urls: Vec<String>,
+    /// Send team messages into this team (msg/sendMsg ope=1, from --team-from) instead of
+    /// sendMsgToAll: the clients must be its members (`qunfa bench team --members N`).
+    #[arg(long, value_name = "TID")]
+    team: Option<i64>,
+    /// The sender of the team messages (a member; its own session gets them too).
+    #[arg(long, default_value = "u0000000")]
+    team_from: String,
     #[command(flatten)]
     accounts: Accounts,
     #[command(flatten)]
@@ -218,7 +225,7 @@ pub async fn fanout(ctx: &Ctx, args: FanoutArgs) -> anyhow::Result<()> {
 
     let mut acked: Vec<i64> = Vec::new();
     if args.sends > 0 {
-        latency_phase(&nim, &shared, args.sends, &mut acked).await?;
+        latency_phase(&nim, &shared, args.sends, post_to(&args), &mut acked).await?;
     }
     if args.duration > 0 {
         sustained_phase(&nim, &shared, &args, &mut acked).await?;
@@ -258,11 +265,39 @@ pub async fn fanout(ctx: &Ctx, args: FanoutArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The team the sends go into, and their sender (`--team`, `--team-from`).
+fn post_to(args: &FanoutArgs) -> Option<(String, String)> {
+    args.team.map(|t| (t.to_string(), args.team_from.clone()))
+}
+
+/// What the sends are, for the report.
+fn what(team: bool) -> &'static str {
+    if team { "team message" } else { "sendMsgToAll" }
+}
+
+/// One send: a sendMsgToAll to everyone, or a message into the team.
+async fn post(nim: &NimClient, team: Option<&(String, String)>) -> anyhow::Result<i64> {
+    match team {
+        None => send_to_all(nim, None).await,
+        Some((tid, from)) => {
+            let params = [
+                ("from", from.as_str()),
+                ("ope", "1"),
+                ("to", tid.as_str()),
+                ("type", "0"),
+                ("body", super::BODY),
+            ];
+            super::msgid_from(nim.call("msg/sendMsg", &params).await?)
+        }
+    }
+}
+
 /// One sendMsgToAll at a time, each waited for until every online client has it.
 async fn latency_phase(
     nim: &NimClient,
     shared: &Shared,
     sends: usize,
+    team: Option<(String, String)>,
     acked: &mut Vec<i64>,
 ) -> anyhow::Result<()> {
     let (mut first, mut last, mut answer) = (Vec::new(), Vec::new(), Vec::new());
@@ -276,7 +311,7 @@ async fn latency_phase(
         shared.floor.store(floor, Ordering::Relaxed);
         let before = shared.deliveries.load(Ordering::Relaxed);
         let t0 = shared.base.elapsed().as_nanos() as u64;
-        let msgid = send_to_all(nim, None).await?;
+        let msgid = post(nim, team.as_ref()).await?;
         let t_answer = shared.base.elapsed().as_nanos() as u64;
         acked.push(msgid);
         floor = msgid;
@@ -303,7 +338,8 @@ async fn latency_phase(
     let (first, last, answer) = (sorted(first), sorted(last), sorted(answer));
     println!();
     println!(
-        "one sendMsgToAll at a time to {} online clients ({sends} sends; ms after the call started)",
+        "one {} at a time to {} online clients ({sends} sends; ms after the call started)",
+        what(team.is_some()),
         shared.online.load(Ordering::Relaxed)
     );
     println!(
@@ -390,10 +426,12 @@ async fn sustained_phase(
             break;
         }
         started_calls += 1;
-        let (nim, done_tx) = (nim.clone(), done_tx.clone());
+        let (nim, done_tx, team) = (nim.clone(), done_tx.clone(), post_to(args));
         tokio::spawn(async move {
             let t = Instant::now();
-            let r = send_to_all(&nim, None).await.map_err(|e| format!("{e:#}"));
+            let r = post(&nim, team.as_ref())
+                .await
+                .map_err(|e| format!("{e:#}"));
             let _ = done_tx.send((r, t.elapsed().as_secs_f64() * 1000.0));
         });
     }
@@ -418,7 +456,8 @@ async fn sustained_phase(
 
     println!();
     println!(
-        "sustained: sendMsgToAll back to back for {} s to {online} clients, at most {window} not yet received by all",
+        "sustained: {} back to back for {} s to {online} clients, at most {window} not yet received by all",
+        what(args.team.is_some()),
         args.duration
     );
     println!(
