@@ -108,7 +108,11 @@ fn plan(args: &SendArgs) -> anyhow::Result<(&'static str, Form, String)> {
                 params.push(("from".into(), from.clone()));
                 params.push(("ope".into(), "1".into()));
                 params.push(("to".into(), tid.to_string()));
-                return Ok(("msg/sendMsg", params, format!("from {from} into team {tid}")));
+                return Ok((
+                    "msg/sendMsg",
+                    params,
+                    format!("from {from} into team {tid}"),
+                ));
             }
             let msgid = args.msgid.context("--msgid names the message")?;
             let params: Form = vec![

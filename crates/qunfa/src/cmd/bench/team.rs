@@ -51,16 +51,17 @@ async fn call(nim: &NimClient, endpoint: &str, params: &[(&str, &str)]) -> anyho
 
 pub(super) async fn team(ctx: &Ctx, args: TeamArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.members >= 1, "--members must be at least 1");
-    anyhow::ensure!(args.readers < args.members, "--readers must be below --members");
+    anyhow::ensure!(
+        args.readers < args.members,
+        "--readers must be below --members"
+    );
     let nim = args.target.client(ctx).await?;
     let stride = args.stride.max(1);
     let member = |i: usize| accid(&args.prefix, i * stride);
     let owner = member(0);
     let limit = args.members.max(2).to_string();
     let started = Instant::now();
-    let first: Vec<String> = (1..args.members.min(200))
-        .map(member)
-        .collect();
+    let first: Vec<String> = (1..args.members.min(200)).map(member).collect();
     let members = serde_json::to_string(&first)?;
     let v = call(
         &nim,
@@ -96,7 +97,10 @@ pub(super) async fn team(ctx: &Ctx, args: TeamArgs) -> anyhow::Result<()> {
         .await?;
         next = end;
         if next % 10_000 == 0 {
-            eprintln!("  {next} members ({:.1} s)", started.elapsed().as_secs_f64());
+            eprintln!(
+                "  {next} members ({:.1} s)",
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     println!(
@@ -124,7 +128,8 @@ pub(super) async fn team(ctx: &Ctx, args: TeamArgs) -> anyhow::Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
         let per = args.readers.div_ceil(args.concurrency.max(1));
         for w in 0..args.concurrency.max(1) {
-            let (nim, tid, ids, prefix) = (nim.clone(), tid.clone(), ids.clone(), args.prefix.clone());
+            let (nim, tid, ids, prefix) =
+                (nim.clone(), tid.clone(), ids.clone(), args.prefix.clone());
             let range = (1 + w * per)..(1 + ((w + 1) * per).min(args.readers));
             tasks.spawn(async move {
                 for i in range {
