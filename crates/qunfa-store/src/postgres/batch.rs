@@ -9,7 +9,7 @@ use std::task::Poll;
 
 use qunfa_core::ids::{AppId, MAX_MSGID, MsgId};
 use qunfa_core::message::{MsgKind, NewMessage, Sent};
-use qunfa_core::store::{StoreError, StoreResult};
+use qunfa_core::store::{StoreError, StoreResult, TeamGuard};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -45,11 +45,23 @@ pub(super) const RECALL_SQL: &str = "UPDATE messages SET recalled_ms = $3 \
 pub(super) const LOCK_SQL: &str =
     "SELECT app_id FROM msg_seqs WHERE app_id = ANY($1::bigint[]) ORDER BY app_id FOR UPDATE";
 
+/// An earlier message with a key: a mass message by app-wide key (`sender` NULL), any other
+/// kind by its sender's.
 pub(super) const LOOKUP_SQL: &str = "SELECT q.i, m.msgid, m.timetag, m.antispam, m.recipients \
-     FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::int[]) AS q(app_id, key, since, i) \
+     FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::int[], $5::smallint[], $6::text[]) \
+         AS q(app_id, key, since, i, kind, sender) \
      CROSS JOIN LATERAL (SELECT msgid, timetag, antispam, recipients FROM messages m \
-         WHERE m.app_id = q.app_id AND m.msgidclient = q.key AND m.kind = 1 AND m.timetag >= q.since \
+         WHERE m.app_id = q.app_id AND m.msgidclient = q.key AND m.kind = q.kind \
+         AND (q.sender IS NULL OR m.from_accid = q.sender) AND m.timetag >= q.since \
          ORDER BY m.msgid DESC LIMIT 1) m";
+
+/// The guarded teams of a batch, locked `FOR SHARE` in (app, tid) order: a team change waits
+/// for the batch or the batch for it (and then reads the version it left). Taken before
+/// `msg_seqs`, the order team changes keep too.
+pub(super) const GUARD_SQL: &str = "SELECT t.app_id, t.tid, t.version, t.dismissed FROM teams t \
+     JOIN (SELECT DISTINCT * FROM UNNEST($1::bigint[], $2::bigint[]) AS g(app_id, tid)) g \
+         ON t.app_id = g.app_id AND t.tid = g.tid \
+     ORDER BY t.app_id, t.tid FOR SHARE OF t";
 
 type Answer = Result<Vec<Row>, tokio_postgres::Error>;
 type Pending<'a> = Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
@@ -197,14 +209,20 @@ impl<'a> Group<'a> {
     }
 }
 
-/// A keyed mass message of a batch: (job, message) and what the lookup needs.
+/// A keyed message of a batch: (job, message) and what the lookup needs.
 struct Keyed<'a> {
     job: usize,
     msg: usize,
     app: AppId,
     key: &'a str,
     since: i64,
+    kind: i16,
+    /// `None` for a mass message (its key is app-wide).
+    sender: Option<&'a str>,
 }
+
+/// What identifies a key within a batch: app, kind, sender (none for mass), key.
+type KeyOf<'a> = (AppId, i16, Option<&'a str>, &'a str);
 
 /// How a batch's statements stand to the transaction.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -217,33 +235,109 @@ pub(super) enum Tx {
     Autocommit,
 }
 
-/// Whether the idempotency check applies to a message: a mass message with a client id.
-pub(super) fn is_keyed_mass(m: &NewMessage) -> bool {
-    m.kind == MsgKind::Mass && m.msgidclient.is_some()
+/// A message's key, when the idempotency check applies to it: a mass message with a client id;
+/// in a guarded job (`any_key`), any message with one, by its sender.
+pub(super) fn key_of<'a>(job: &'a Job, m: &'a NewMessage) -> Option<KeyOf<'a>> {
+    let key = m.msgidclient.as_deref()?;
+    match m.kind {
+        MsgKind::Mass => Some((job.app, m.kind.as_i64() as i16, None, key)),
+        _ if job.any_key => Some((job.app, m.kind.as_i64() as i16, Some(m.from.as_str()), key)),
+        _ => None,
+    }
 }
 
-/// Stores `jobs` (see [`Tx`]). `Err`: a statement failed, and a transaction the batch opened
-/// must be rolled back.
+/// Whether a job needs more than one autocommitted statement: keys to look up, or guards.
+pub(super) fn needs_tx(job: &Job) -> bool {
+    !job.guards.is_empty() || job.msgs.iter().any(|m| key_of(job, m).is_some())
+}
+
+/// Stores `jobs` (see [`Tx`]). A job whose guarded teams are no longer at their versions is
+/// answered `Stale` and stores nothing. `Err`: a statement failed, and a transaction the batch
+/// opened must be rolled back.
 pub(super) async fn attempt(
     c: &Conn,
     jobs: &[&Job],
     tx: Tx,
 ) -> Result<Vec<StoreResult<Vec<Sent>>>, tokio_postgres::Error> {
+    let guards: Vec<(usize, TeamGuard)> = jobs
+        .iter()
+        .enumerate()
+        .flat_map(|(j, job)| job.guards.iter().map(move |g| (j, *g)))
+        .collect();
+    if guards.is_empty() {
+        return attempt_unguarded(c, jobs, tx != Tx::Begin).await;
+    }
+    let g_app: Vec<i64> = guards.iter().map(|(j, _)| jobs[*j].app.0).collect();
+    let g_tid: Vec<i64> = guards.iter().map(|(_, g)| g.tid.0).collect();
+    let params: [&(dyn ToSql + Sync); 2] = [&g_app, &g_tid];
+    let mut qs: Vec<Pending<'_>> = Vec::new();
+    if tx == Tx::Begin {
+        qs.push(Box::pin(c.client.query(&c.begin, &[])));
+    }
+    qs.push(Box::pin(c.client.query(&c.guard, &params)));
+    let mut answers = pipeline(qs).await;
+    let rows = answers.pop().unwrap_or_else(|| Ok(Vec::new()));
+    for a in answers {
+        a?;
+    }
+    let rows = rows?;
+    let mut stale = vec![false; jobs.len()];
+    for (j, g) in &guards {
+        let ok = rows.iter().any(|r| {
+            r.get::<_, i64>(0) == jobs[*j].app.0
+                && r.get::<_, i64>(1) == g.tid.0
+                && r.get::<_, i64>(2) == g.version
+                && !r.get::<_, bool>(3)
+        });
+        stale[*j] |= !ok;
+    }
+    let live: Vec<&Job> = jobs
+        .iter()
+        .zip(&stale)
+        .filter(|(_, s)| !**s)
+        .map(|(j, _)| *j)
+        .collect();
+    let mut done = attempt_unguarded(c, &live, true).await?.into_iter();
+    Ok(jobs
+        .iter()
+        .zip(stale)
+        .map(|(job, s)| {
+            if s {
+                Err(StoreError::Stale(format!(
+                    "a team of app {} is no longer at the version the send was checked on",
+                    job.app
+                )))
+            } else {
+                done.next()
+                    .unwrap_or_else(|| Err(StoreError::Internal("job left no result".into())))
+            }
+        })
+        .collect())
+}
+
+/// [`attempt`] once the guards are checked; `begun`: a transaction is open already (or the
+/// batch is one autocommitted statement).
+async fn attempt_unguarded(
+    c: &Conn,
+    jobs: &[&Job],
+    mut begun: bool,
+) -> Result<Vec<StoreResult<Vec<Sent>>>, tokio_postgres::Error> {
     let mut keyed: Vec<Keyed<'_>> = Vec::new();
     for (j, job) in jobs.iter().enumerate() {
         for (k, m) in job.msgs.iter().enumerate() {
-            if let (MsgKind::Mass, Some(key)) = (m.kind, &m.msgidclient) {
+            if let Some((_, kind, sender, key)) = key_of(job, m) {
                 keyed.push(Keyed {
                     job: j,
                     msg: k,
                     app: job.app,
                     key,
                     since: job.dedupe_since_ms,
+                    kind,
+                    sender,
                 });
             }
         }
     }
-    let mut begun = tx != Tx::Begin;
     let mut earlier: HashMap<(usize, usize), Sent> = HashMap::new();
     if !keyed.is_empty() {
         let apps: Vec<i64> = jobs
@@ -256,8 +350,11 @@ pub(super) async fn attempt(
         let k_key: Vec<&str> = keyed.iter().map(|k| k.key).collect();
         let k_since: Vec<i64> = keyed.iter().map(|k| k.since).collect();
         let k_i: Vec<i32> = (0..keyed.len() as i32).collect();
+        let k_kind: Vec<i16> = keyed.iter().map(|k| k.kind).collect();
+        let k_sender: Vec<Option<&str>> = keyed.iter().map(|k| k.sender).collect();
         let lock_params: [&(dyn ToSql + Sync); 1] = [&apps];
-        let lookup_params: [&(dyn ToSql + Sync); 4] = [&k_app, &k_key, &k_since, &k_i];
+        let lookup_params: [&(dyn ToSql + Sync); 6] =
+            [&k_app, &k_key, &k_since, &k_i, &k_kind, &k_sender];
         let mut qs: Vec<Pending<'_>> = Vec::new();
         if !begun {
             qs.push(Box::pin(c.client.query(&c.begin, &[])));
@@ -290,20 +387,17 @@ pub(super) async fn attempt(
 
     // Plan: each message is stored in its app's group or answered by an earlier one.
     let mut groups: BTreeMap<AppId, Group<'_>> = BTreeMap::new();
-    let mut in_batch: HashMap<(AppId, &str), Vec<InBatch>> = HashMap::new();
+    let mut in_batch: HashMap<KeyOf<'_>, Vec<InBatch>> = HashMap::new();
     let mut slots: Vec<Vec<Slot>> = Vec::with_capacity(jobs.len());
     for (j, job) in jobs.iter().enumerate() {
         let mut job_slots = Vec::with_capacity(job.msgs.len());
         let mut new_keys = Vec::new();
         for (k, m) in job.msgs.iter().enumerate() {
-            let key = match (m.kind, &m.msgidclient) {
-                (MsgKind::Mass, Some(key)) => Some(key.as_str()),
-                _ => None,
-            };
+            let key = key_of(job, m);
             if let Some(key) = key {
                 // An earlier job of the batch has a newer msgid than anything stored.
                 let same = in_batch
-                    .get(&(job.app, key))
+                    .get(&key)
                     .and_then(|v| v.iter().rev().find(|e| e.timetag >= job.dedupe_since_ms));
                 if let Some(&same) = same {
                     job_slots.push(Slot::DupOf(same));
@@ -331,7 +425,7 @@ pub(super) async fn attempt(
         // Messages of one call are not checked against each other (as if stored one by one
         // after the check), only against earlier calls.
         for (key, e) in new_keys {
-            in_batch.entry((job.app, key)).or_default().push(e);
+            in_batch.entry(key).or_default().push(e);
         }
         slots.push(job_slots);
     }

@@ -3,13 +3,14 @@
 //! `max_*` counts exact), the team row's, then `msg_seqs` for its notification (the order every
 //! writer of msg_seqs keeps: nobody holding it waits for a team row). A guarded send takes the
 //! guarded team rows `FOR SHARE` (in tid order), so a change of those teams waits for it or it
-//! for the change, and it sees the version the change left.
+//! for the change, and it sees the version the change left. Guarded sends go through the
+//! group-committing writer (`writer.rs`), which takes the guarded rows first in each batch.
 
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use qunfa_core::account::Accid;
 use qunfa_core::ids::{AppId, MsgId, Ordinal};
-use qunfa_core::message::{Message, MsgKind, NewMessage, Sent};
+use qunfa_core::message::{Message, NewMessage, Sent};
 use qunfa_core::store::{
     Membership, StoreError, StoreResult, TeamChange, TeamCommit, TeamGuard, TeamMsgQuery, TeamStore,
 };
@@ -396,112 +397,6 @@ async fn apply(
     })
 }
 
-/// An earlier message with `m`'s key inside the window: a mass message by app-wide key, any
-/// other kind by its sender's.
-async fn earlier(
-    tx: &Transaction<'_>,
-    app: AppId,
-    m: &NewMessage,
-    since: i64,
-) -> StoreResult<Option<Sent>> {
-    let Some(key) = &m.msgidclient else {
-        return Ok(None);
-    };
-    let row = if m.kind == MsgKind::Mass {
-        let st = tx
-            .prepare_cached(
-                "SELECT msgid, timetag, antispam, recipients FROM messages WHERE app_id = $1 AND msgidclient = $2 \
-                 AND kind = 1 AND timetag >= $3 ORDER BY msgid DESC LIMIT 1",
-            )
-            .await
-            .map_err(pg)?;
-        tx.query_opt(&st, &[&app.0, key, &since])
-            .await
-            .map_err(pg)?
-    } else {
-        let st = tx
-            .prepare_cached(
-                "SELECT msgid, timetag, antispam, recipients FROM messages WHERE app_id = $1 AND msgidclient = $2 \
-                 AND kind = $3 AND from_accid = $4 AND timetag >= $5 ORDER BY msgid DESC LIMIT 1",
-            )
-            .await
-            .map_err(pg)?;
-        let kind = m.kind.as_i64() as i16;
-        tx.query_opt(&st, &[&app.0, key, &kind, &m.from.as_str(), &since])
-            .await
-            .map_err(pg)?
-    };
-    Ok(row.map(|r| Sent {
-        msgid: MsgId(r.get(0)),
-        timetag: r.get(1),
-        antispam: r.get(2),
-        recipients: r.get::<_, i64>(3) as u64,
-        duplicate: true,
-    }))
-}
-
-async fn guarded(
-    tx: &Transaction<'_>,
-    app: AppId,
-    guards: &[TeamGuard],
-    msgs: &[NewMessage],
-    now_ms: i64,
-    since: i64,
-) -> StoreResult<Vec<Sent>> {
-    if !guards.is_empty() {
-        let mut tids: Vec<i64> = guards.iter().map(|g| g.tid.0).collect();
-        tids.sort_unstable();
-        tids.dedup();
-        let st = tx
-            .prepare_cached(
-                "SELECT tid, version, dismissed FROM teams WHERE app_id = $1 AND tid = ANY($2::bigint[]) \
-                 ORDER BY tid FOR SHARE",
-            )
-            .await
-            .map_err(pg)?;
-        let rows = tx.query(&st, &[&app.0, &tids]).await.map_err(pg)?;
-        for g in guards {
-            let ok = rows.iter().any(|r| {
-                r.get::<_, i64>(0) == g.tid.0
-                    && r.get::<_, i64>(1) == g.version
-                    && !r.get::<_, bool>(2)
-            });
-            if !ok {
-                return Err(stale(format!(
-                    "team {} is no longer at version {}",
-                    g.tid, g.version
-                )));
-            }
-        }
-    }
-    if msgs.iter().any(|m| m.msgidclient.is_some()) {
-        // The key lookups and the inserts under the app's msgid lock: two sends with one key
-        // store one message, across nodes.
-        exec(
-            tx,
-            "SELECT 1 FROM msg_seqs WHERE app_id = $1 FOR UPDATE",
-            &[&app.0],
-        )
-        .await?;
-    }
-    let mut out: Vec<Option<Sent>> = Vec::with_capacity(msgs.len());
-    let mut fresh: Vec<&NewMessage> = Vec::with_capacity(msgs.len());
-    for m in msgs {
-        match earlier(tx, app, m, since).await? {
-            Some(s) => out.push(Some(s)),
-            None => {
-                out.push(None);
-                fresh.push(m);
-            }
-        }
-    }
-    let mut stored = insert_messages(tx, app, &fresh, now_ms).await?.into_iter();
-    Ok(out
-        .into_iter()
-        .filter_map(|s| s.or_else(|| stored.next()))
-        .collect())
-}
-
 fn invitation_row(r: &Row) -> Invitation {
     Invitation {
         tid: Tid(r.get(0)),
@@ -560,11 +455,12 @@ impl TeamStore for PgStore {
         now_ms: i64,
         dedupe_since_ms: i64,
     ) -> StoreResult<Vec<Sent>> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg)?;
-        let sent = guarded(&tx, app, &guards, &msgs, now_ms, dedupe_since_ms).await?;
-        tx.commit().await.map_err(pg)?;
-        Ok(sent)
+        if msgs.is_empty() && guards.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.writer
+            .store_guarded(app, guards, msgs, now_ms, dedupe_since_ms)
+            .await
     }
 
     async fn team(&self, app: AppId, tid: Tid) -> StoreResult<Option<Team>> {

@@ -30,11 +30,13 @@ use std::time::{Duration, Instant};
 
 use qunfa_core::ids::{AppId, MsgId};
 use qunfa_core::message::{NewMessage, Sent};
-use qunfa_core::store::{StoreError, StoreResult, internal};
+use qunfa_core::store::{StoreError, StoreResult, TeamGuard, internal};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, Statement};
 
-use super::batch::{INSERT_SQL, LOCK_SQL, LOOKUP_SQL, RECALL_SQL, Tx, attempt, is_keyed_mass};
+use super::batch::{
+    GUARD_SQL, INSERT_SQL, LOCK_SQL, LOOKUP_SQL, RECALL_SQL, Tx, attempt, needs_tx,
+};
 use super::{Target, pg, pg_detail};
 
 /// Most jobs in one transaction.
@@ -54,6 +56,11 @@ pub(super) struct Job {
     pub(super) msgs: Vec<NewMessage>,
     /// A recall: the withdrawn msgid (`msgs` is then the tombstone alone).
     pub(super) recall: Option<MsgId>,
+    /// Store only if these teams are still at these versions (else the job answers `Stale`).
+    pub(super) guards: Vec<TeamGuard>,
+    /// Every message with a `msgidclient` is checked for an earlier one by its sender (not
+    /// only mass messages by app-wide key).
+    pub(super) any_key: bool,
     reply: oneshot::Sender<StoreResult<Vec<Sent>>>,
 }
 
@@ -101,6 +108,31 @@ impl Writer {
             dedupe_since_ms,
             msgs,
             recall: None,
+            guards: Vec::new(),
+            any_key: false,
+            reply,
+        };
+        self.submit(job, rx).await
+    }
+
+    /// `TeamStore::store_guarded`, group-committed with the other writes.
+    pub(super) async fn store_guarded(
+        &self,
+        app: AppId,
+        guards: Vec<TeamGuard>,
+        msgs: Vec<NewMessage>,
+        now_ms: i64,
+        dedupe_since_ms: i64,
+    ) -> StoreResult<Vec<Sent>> {
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            app,
+            now_ms,
+            dedupe_since_ms,
+            msgs,
+            recall: None,
+            guards,
+            any_key: true,
             reply,
         };
         self.submit(job, rx).await
@@ -120,6 +152,8 @@ impl Writer {
             dedupe_since_ms: now_ms,
             msgs: vec![tombstone],
             recall: Some(msgid),
+            guards: Vec::new(),
+            any_key: false,
             reply,
         };
         let mut sent = self.submit(job, rx).await?;
@@ -139,6 +173,7 @@ pub(super) struct Conn {
     pub(super) recall: Statement,
     pub(super) lock: Statement,
     pub(super) lookup: Statement,
+    pub(super) guard: Statement,
 }
 
 impl Conn {
@@ -154,6 +189,7 @@ impl Conn {
             recall: prepare(RECALL_SQL).await?,
             lock: prepare(LOCK_SQL).await?,
             lookup: prepare(LOOKUP_SQL).await?,
+            guard: prepare(GUARD_SQL).await?,
             client,
         })
     }
@@ -239,7 +275,7 @@ async fn commit(c: &Conn, batch: &[Job]) -> Result<Vec<StoreResult<Vec<Sent>>>, 
     // PostgreSQL runs as a transaction of its own: committed, durably, before it answers.
     let single = jobs
         .iter()
-        .all(|j| j.app == batch[0].app && j.recall.is_none() && !j.msgs.iter().any(is_keyed_mass));
+        .all(|j| j.app == batch[0].app && j.recall.is_none() && !needs_tx(j));
     let tx = if single { Tx::Autocommit } else { Tx::Begin };
     match attempt(c, &jobs, tx).await {
         Ok(results) if single => return Ok(results),
