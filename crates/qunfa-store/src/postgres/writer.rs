@@ -20,7 +20,10 @@
 //! trip), then COMMIT follows once all of them succeeded. Mass messages with a
 //! `msgidclient` first lock their apps' rows and look their keys up, so the idempotency check
 //! is exact across nodes; two of them in one batch are deduplicated in memory, as if the jobs
-//! had run one after the other. If the batch fails with a database error, its jobs are retried
+//! had run one after the other. Guarded jobs (team sends, `TeamStore::store_guarded`) first
+//! lock their teams' rows `FOR SHARE`, in (app, tid) order and before `msg_seqs` (the order a
+//! team change takes them in); a job whose team moved on is answered `Stale` and the rest of
+//! the batch goes on. Their keys are checked per sender. If the batch fails with a database error, its jobs are retried
 //! one by one, each in its own savepoint, so a bad job fails alone. Replies go out only after
 //! COMMIT: on a commit or connection failure every job of the batch gets `Internal` and
 //! nothing of it is visible; the task then reconnects for the next batch. It ends when the
