@@ -336,6 +336,40 @@ async fn nodes_share_accounts_messages_keywords_kicks_and_replays() {
         "its joining, the first message, its kick: {r}"
     );
 
+    // A client's own send through A reaches the recipient on B and its sender's session on C.
+    let (mut sender, _) = login(&cl.nodes[0], &cl.appkey, "u5", 0).await;
+    let (other, _) = login(&cl.nodes[2], &cl.appkey, "u5", 0).await;
+    let w5 = watch(other);
+    {
+        use futures_util::SinkExt;
+        let frame = json!({"op": "send", "ope": 0, "to": "u0", "type": 0,
+            "body": {"msg": "from a client"}, "msgidClient": "mn-1"});
+        sender
+            .ws
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                frame.to_string().into(),
+            ))
+            .await
+            .unwrap();
+    }
+    let from_client = |f: &[Value]| {
+        f.iter()
+            .any(|x| x["msg"]["body"]["msg"] == "from a client" && x["msg"]["from"] == "u5")
+    };
+    w0.until(
+        Duration::from_secs(5),
+        "a client's send through A on B",
+        from_client,
+    )
+    .await;
+    w5.until(
+        Duration::from_secs(5),
+        "the sender's other session on C",
+        from_client,
+    )
+    .await;
+    drop(sender);
+
     // A request replayed on another node answers 431.
     let body = serde_urlencoded::to_string([("accids", "[\"u0\"]")]).unwrap();
     let headers = a.sign();
