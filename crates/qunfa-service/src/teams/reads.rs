@@ -36,16 +36,33 @@ fn takes_receipts(m: &Message, tid: Tid) -> bool {
 }
 
 impl Services {
-    /// The accids of a bitmap's ordinals, in ordinal order.
-    async fn accids_in(&self, app: AppId, b: &RoaringBitmap) -> Result<Vec<Accid>, ApiError> {
-        let ords = b.iter().map(Ordinal).collect();
-        Ok(self
-            .store
-            .accids_of(app, ords)
-            .await?
-            .into_iter()
-            .map(|(_, a)| a)
-            .collect())
+    /// The accids of a bitmap's ordinals, in ordinal order: the team's current members from
+    /// this node's copy of it, the others (former members) from the store.
+    async fn accids_in(
+        &self,
+        app: AppId,
+        b: &RoaringBitmap,
+        team: &super::TeamSlot,
+    ) -> Result<Vec<Accid>, ApiError> {
+        let (mut known, missing) = {
+            let st = team.read();
+            let mut known: Vec<(u32, Accid)> = Vec::with_capacity(b.len() as usize);
+            let mut missing = Vec::new();
+            for o in b {
+                match st.members.get(&o) {
+                    Some(m) => known.push((o, m.accid.clone())),
+                    None => missing.push(Ordinal(o)),
+                }
+            }
+            (known, missing)
+        };
+        if !missing.is_empty() {
+            for (o, a) in self.store.accids_of(app, missing).await? {
+                known.push((o.0, a));
+            }
+            known.sort_by_key(|(o, _)| *o);
+        }
+        Ok(known.into_iter().map(|(_, a)| a).collect())
     }
 
     /// A team message's audience less its sender: who may read it.
@@ -112,10 +129,10 @@ impl Services {
             return Err(reads_off());
         }
         self.registered(app, from).await?;
-        match self.teams.get(app, tid).await? {
-            Some(slot) if !slot.read().team.dismissed => {}
+        let slot = match self.teams.get(app, tid).await? {
+            Some(slot) if !slot.read().team.dismissed => slot,
             _ => return Err(team_not_found(tid)),
-        }
+        };
         let m = self
             .store
             .message(app, msgid)
@@ -139,8 +156,8 @@ impl Services {
         let unread = &audience - &read;
         let lists = if snapshot {
             Some((
-                self.accids_in(app, &read).await?,
-                self.accids_in(app, &unread).await?,
+                self.accids_in(app, &read, &slot).await?,
+                self.accids_in(app, &unread, &slot).await?,
             ))
         } else {
             None
