@@ -1143,3 +1143,110 @@ async fn team_query_has_its_own_rate_limit() {
         "other team calls go on"
     );
 }
+
+#[tokio::test]
+async fn members_at_their_team_limit_are_left_out_or_refused() {
+    let s = TestServer::with(|c| c.teams.max_joined = 1).await;
+    create_users(&s, &["a", "b", "c", "d"]).await;
+    let t1 = team(&s, "b", &[], &[]).await;
+    // b is in one team already: left out of a's create and add, with faccid.
+    let t2 = create(&s, "a", &["b", "c"], &[]).await;
+    let tid = t2["tid"].as_i64().unwrap();
+    assert_eq!(
+        t2,
+        json!({"code": 200, "tid": tid,
+            "faccid": {"accid": ["b"], "msg": "not register or over their team limit"}})
+    );
+    assert_eq!(
+        on(
+            &s,
+            "team/add",
+            tid,
+            &[
+                ("owner", "a"),
+                ("members", "[\"b\"]"),
+                ("magree", "0"),
+                ("msg", "m")
+            ]
+        )
+        .await,
+        json!({"code": 200, "faccid": {"accid": ["b"], "msg": "not register or over their team limit"}})
+    );
+    assert_eq!(roles(&info(&s, tid).await).2, json!(["c"]));
+    // Accepting or applying at the limit: 419.
+    on(
+        &s,
+        "team/add",
+        t1,
+        &[
+            ("owner", "b"),
+            ("members", "[\"d\"]"),
+            ("magree", "1"),
+            ("msg", "m"),
+        ],
+    )
+    .await;
+    let t3 = team(&s, "d", &[], &[]).await;
+    assert_eq!(
+        on(&s, "team/acceptInvite", t1, &[("accid", "d")]).await,
+        err(419, "d is in 1 teams already (teams.max_joined)")
+    );
+    assert_eq!(
+        on(&s, "team/apply", t1, &[("accid", "c")]).await,
+        err(419, "c is in 1 teams already (teams.max_joined)")
+    );
+    assert_eq!(
+        create(&s, "c", &[], &[]).await,
+        err(419, "c is in 1 teams already (teams.max_joined)")
+    );
+    // A full team refuses an accepted invitation with 801.
+    on(
+        &s,
+        "team/leave",
+        t2["tid"].as_i64().unwrap(),
+        &[("accid", "c")],
+    )
+    .await;
+    on(
+        &s,
+        "team/update",
+        t3,
+        &[("owner", "d"), ("teamMemberLimit", "2")],
+    )
+    .await;
+    on(&s, "team/remove", t1, &[("owner", "b")]).await;
+    assert_eq!(
+        on(
+            &s,
+            "team/add",
+            t3,
+            &[
+                ("owner", "d"),
+                ("members", "[\"c\"]"),
+                ("magree", "1"),
+                ("msg", "m")
+            ]
+        )
+        .await,
+        ok()
+    );
+    assert_eq!(
+        on(
+            &s,
+            "team/add",
+            t3,
+            &[
+                ("owner", "d"),
+                ("members", "[\"b\"]"),
+                ("magree", "0"),
+                ("msg", "m")
+            ]
+        )
+        .await,
+        ok()
+    );
+    assert_eq!(
+        on(&s, "team/acceptInvite", t3, &[("accid", "c")]).await,
+        err(801, &format!("team {t3} is full (teamMemberLimit 2)"))
+    );
+}
