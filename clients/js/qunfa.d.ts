@@ -16,8 +16,15 @@ export declare const CloseCode: Readonly<{
 
 /** A message as the server sends it (the `history/queryUserMsgs` shape). */
 export interface QunfaMessage {
-  /** `p2p` also covers batch sends. */
-  kind: 'p2p' | 'mass' | 'broadcast';
+  /**
+   * `p2p` also covers batch sends; `team` is a team message or, with `type` 5, a team
+   * notification (its `attach` is `{id, data}`, NIM's notification ids).
+   */
+  kind: 'p2p' | 'mass' | 'broadcast' | 'team' | 'notify';
+  /** The team, on `team` messages. */
+  tid?: number;
+  /** A team notification's `{id, data}`. */
+  attach?: Record<string, unknown>;
   /** Unique within the app, increasing in commit order. */
   msgid: number;
   /** Sender accid. */
@@ -44,6 +51,60 @@ export interface QunfaRecall {
   recallMsgid: number;
   from: string;
   time: number;
+  /** The team, for a team message. */
+  tid?: number;
+}
+
+/** A custom notification (`msg/sendAttachMsg`): `attach` is the sender's text. */
+export interface QunfaNotify {
+  msgid: number;
+  from: string;
+  /** To a team's members. */
+  tid?: number;
+  /** To one account. */
+  to?: string;
+  attach: string;
+  time: number;
+}
+
+/**
+ * Something about teams that is not a message: `teamInvite` (a pending invitation: answer with
+ * `acceptInvite` / `rejectInvite`), `teamApply` (an application to a team this account
+ * manages: `passApply` / `rejectApply`), `teamInviteRejected`, `teamApplyRejected`.
+ */
+export interface QunfaTeamEvent {
+  op: 'teamInvite' | 'teamApply' | 'teamInviteRejected' | 'teamApplyRejected';
+  tid: number;
+  time: number;
+  [field: string]: unknown;
+}
+
+/** What `send` needs: `to` an accid, or `tid` a team. */
+export interface QunfaSend {
+  /** The recipient accid (point-to-point). */
+  to?: string;
+  /** The team (a team message). */
+  tid?: number;
+  /** Default 0 (text). */
+  type?: number;
+  /** For example `{msg: 'hi'}` for text. */
+  body: Record<string, unknown>;
+  ext?: string;
+  /** Ask for read receipts. */
+  markRead?: boolean;
+  /**
+   * Idempotency key; one is made when absent. A send repeated with the same key (after a
+   * reconnect) is stored once.
+   */
+  msgidClient?: string;
+}
+
+/** The answer to a `send` once the message is stored. */
+export interface QunfaSent {
+  msgid: number;
+  timetag: number;
+  antispam: boolean;
+  msgidClient: string;
 }
 
 /** A read receipt for a message this account sent with `markRead`. */
@@ -51,6 +112,8 @@ export interface QunfaReceipt {
   msgid: number;
   reader: string;
   time: number;
+  /** The team, for a team message. */
+  tid?: number;
 }
 
 /**
@@ -146,6 +209,12 @@ export interface QunfaOptions {
   onMessage?: (msg: QunfaMessage, info: DeliveryInfo) => Awaitable<void>;
   onRecall?: (recall: QunfaRecall, info: DeliveryInfo) => Awaitable<void>;
   onReceipt?: (receipt: QunfaReceipt) => void;
+  /** Each custom notification once; `live` is false during the catch-up. */
+  onNotify?: (notify: QunfaNotify, info: DeliveryInfo) => Awaitable<void>;
+  /** Pending invitations arrive again after every login until answered. */
+  onTeamEvent?: (event: QunfaTeamEvent) => void;
+  /** How long `send`, `recall` and the team calls wait for their answer (across reconnects). Default 15000. */
+  requestTimeoutMs?: number;
   onStatus?: (status: QunfaStatus) => void;
   /** A callback or hook threw; default `console.error`. */
   onError?: (error: unknown) => void;
@@ -194,6 +263,25 @@ export declare class QunfaClient {
   connect(): Promise<void>;
   /** Reports messages as read (sent now, or after the next login). */
   markRead(msgids: number | number[]): void;
+  /**
+   * Sends a message as this account: point-to-point (`to`) or into a team (`tid`). Resolves
+   * once it is stored; rejects with an Error carrying the server's `code` and `desc` (the
+   * codes of `msg/sendMsg`; 416 past the gateway's per-account rate). A send interrupted by a
+   * reconnect is sent again with the same `msgidClient`, which the server stores once.
+   */
+  send(m: QunfaSend): Promise<QunfaSent>;
+  /** Recalls a message this account sent, inside the server's recall window. */
+  recall(msgid: number): Promise<void>;
+  /** Accepts a pending team invitation. */
+  acceptInvite(tid: number): Promise<void>;
+  /** Turns a team invitation down. */
+  rejectInvite(tid: number, msg?: string): Promise<void>;
+  /** Applies to join a team: `pending` true when the owner or a manager decides. */
+  apply(tid: number, msg?: string): Promise<{ pending: boolean }>;
+  /** As a team's owner or manager, admits an applicant. */
+  passApply(tid: number, accid: string): Promise<void>;
+  /** As a team's owner or manager, turns an applicant down. */
+  rejectApply(tid: number, accid: string, msg?: string): Promise<void>;
   /** Acknowledges the cursor now and saves it through `saveCursor`. */
   ack(): Promise<void>;
   /** Acknowledges and saves the cursor, closes the socket, stops reconnecting. */

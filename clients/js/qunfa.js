@@ -3,7 +3,8 @@
 // One dependency-free ES module for browsers and Node (where a WebSocket implementation,
 // such as the `ws` package, is passed in). It logs in, receives the catch-up and then live
 // events, drops msgids it has already seen, tracks and acknowledges its cursor, reports reads,
-// and reconnects with exponential backoff and jitter when the connection is lost.
+// sends messages (point-to-point and team) and recalls them, answers team invitations and
+// applications, and reconnects with exponential backoff and jitter when the connection is lost.
 
 /**
  * Close codes of the protocol.
@@ -55,6 +56,8 @@ export class QunfaClient {
   #cursor;
   #state;
   #renewed;
+  #requests;
+  #nextReq;
 
   /** @param {import('./qunfa.d.ts').QunfaOptions} options */
   constructor(options) {
@@ -82,6 +85,7 @@ export class QunfaClient {
       maxDelayMs: 30_000,
       heartbeatMs: 30_000,
       dedupeWindow: 10_000,
+      requestTimeoutMs: 15_000,
       onError: (e) => console.error('qunfa:', e),
       ...o,
     };
@@ -95,6 +99,9 @@ export class QunfaClient {
     this.#timers = {};
     // Frames are handled one after another, so async callbacks finish before the cursor moves.
     this.#chain = Promise.resolve();
+    // Calls waiting for their answer, by key: the frame to (re)send and how to settle.
+    this.#requests = new Map();
+    this.#nextReq = 1;
   }
 
   /** Highest msgid seen and handled (messages and recall notices). */
@@ -138,6 +145,68 @@ export class QunfaClient {
   }
 
   /**
+   * Sends a message as this account: point-to-point (`to`) or into a team (`tid`). Resolves
+   * with the `sent` answer (`{msgid, timetag, antispam, msgidClient}`) once it is stored;
+   * rejects with an Error carrying the server's `code` and `desc` (the codes of `msg/sendMsg`;
+   * 416 past the gateway's per-account rate). Waits for a connection; a send interrupted by
+   * a reconnect is sent again with the same `msgidClient`, which the server stores once.
+   * @param {import('./qunfa.d.ts').QunfaSend} m
+   * @returns {Promise<{msgid: number, timetag: number, antispam: boolean, msgidClient: string}>}
+   */
+  send(m) {
+    const team = m.tid !== undefined && m.tid !== null;
+    const msgidClient = m.msgidClient ?? randomKey();
+    const frame = {
+      op: 'send',
+      ope: team ? 1 : 0,
+      to: team ? String(m.tid) : m.to,
+      type: m.type ?? 0,
+      body: m.body,
+      msgidClient,
+    };
+    if (m.ext !== undefined) frame.ext = m.ext;
+    if (m.markRead) frame.markRead = 1;
+    return this.#request(`s:${msgidClient}`, frame);
+  }
+
+  /**
+   * Recalls a message this account sent, inside the server's recall window.
+   * @param {number} msgid
+   * @returns {Promise<void>}
+   */
+  recall(msgid) {
+    return this.#request(`r:${msgid}`, { op: 'recallMsg', msgid }).then(() => undefined);
+  }
+
+  /** Accepts a pending team invitation. @param {number} tid @returns {Promise<void>} */
+  acceptInvite(tid) {
+    return this.#team({ op: 'acceptInvite', tid }).then(() => undefined);
+  }
+
+  /** Turns a team invitation down. @param {number} tid @param {string} [msg] */
+  rejectInvite(tid, msg = '') {
+    return this.#team({ op: 'rejectInvite', tid, msg }).then(() => undefined);
+  }
+
+  /**
+   * Applies to join a team: resolves `{pending}` (true: the owner or a manager decides).
+   * @param {number} tid @param {string} [msg] @returns {Promise<{pending: boolean}>}
+   */
+  apply(tid, msg = '') {
+    return this.#team({ op: 'apply', tid, msg }).then((r) => r.data ?? { pending: false });
+  }
+
+  /** As a team's owner or manager, admits an applicant. @param {number} tid @param {string} accid */
+  passApply(tid, accid) {
+    return this.#team({ op: 'passApply', tid, accid }).then(() => undefined);
+  }
+
+  /** As a team's owner or manager, turns an applicant down. */
+  rejectApply(tid, accid, msg = '') {
+    return this.#team({ op: 'rejectApply', tid, accid, msg }).then(() => undefined);
+  }
+
+  /**
    * Acknowledges the cursor now (normally batched every `ackIntervalMs`) and saves it through
    * `saveCursor`.
    * @returns {Promise<void>} Settles when `saveCursor` has.
@@ -170,6 +239,56 @@ export class QunfaClient {
   }
 
   // ---- internals ----
+
+  #team(frame) {
+    const req = `q${this.#nextReq++}`;
+    return this.#request(req, { ...frame, req });
+  }
+
+  /** Sends `frame` now or after the next login, and waits for the answer keyed `key`. */
+  #request(key, frame) {
+    if (!this.#running) return Promise.reject(new Error('qunfa: not connected: call connect() first'));
+    const old = this.#requests.get(key);
+    if (old) return old.promise;
+    let settle;
+    const promise = new Promise((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    const timer = setTimeout(() => {
+      this.#requests.delete(key);
+      settle.reject(Object.assign(new Error('qunfa: no answer in time'), { code: 0 }));
+    }, this.#opts.requestTimeoutMs);
+    this.#requests.set(key, { frame, promise, timer, ...settle });
+    if (this.#isLoggedIn()) this.#send(frame);
+    return promise;
+  }
+
+  /** Settles the request keyed `key` with an answer frame. */
+  #answered(key, f) {
+    const r = this.#requests.get(key);
+    if (!r) return;
+    this.#requests.delete(key);
+    clearTimeout(r.timer);
+    const { op, ...rest } = f;
+    if (f.code === 200) {
+      r.resolve(rest);
+    } else {
+      r.reject(Object.assign(new Error(`qunfa: ${f.code} ${f.desc ?? ''}`.trim()), { code: f.code, desc: f.desc }));
+    }
+  }
+
+  /** After a login: what waits for an answer is sent again (sends are idempotent by key). */
+  #resendRequests() {
+    for (const r of this.#requests.values()) this.#send(r.frame);
+  }
+
+  #failRequests(err) {
+    for (const r of this.#requests.values()) {
+      clearTimeout(r.timer);
+      r.reject(err);
+    }
+    this.#requests.clear();
+  }
 
   #isLoggedIn() {
     return this.#ws?.readyState === OPEN && (this.#state === 'syncing' || this.#state === 'live');
@@ -268,6 +387,7 @@ export class QunfaClient {
           }
           this.#status('syncing');
           this.#flushReads();
+          this.#resendRequests();
           // The login cursor is not an ack: acknowledge what earlier connections could not.
           if (this.#cursor > this.#acked) this.#scheduleAck();
         }
@@ -299,6 +419,27 @@ export class QunfaClient {
         this.#call('onReceipt', receipt);
         break;
       }
+      case 'notify': {
+        const { op, ...notify } = f;
+        const info = { live: conn.synced };
+        this.#enqueue(f.msgid, () => this.#opts.onNotify?.(notify, info));
+        break;
+      }
+      case 'sent':
+        this.#answered(`s:${f.msgidClient}`, f);
+        break;
+      case 'recallMsgResult':
+        this.#answered(`r:${f.msgid}`, f);
+        break;
+      case 'result':
+        this.#answered(f.req, f);
+        break;
+      case 'teamInvite':
+      case 'teamApply':
+      case 'teamInviteRejected':
+      case 'teamApplyRejected':
+        this.#call('onTeamEvent', f);
+        break;
       case 'kick':
         conn.kick = f.reason ?? 'kicked';
         break;
@@ -467,6 +608,7 @@ export class QunfaClient {
     this.#timers = {};
     if (this.#ws) this.#detach(this.#ws, CloseCode.NORMAL, 'bye');
     this.#status(state, extra);
+    this.#failRequests(Object.assign(new Error(`qunfa: ${state}`), { code: 0, state }));
     if (this.#startedHooks) {
       const err = new Error(`qunfa: ${state}${extra.desc ? `: ${extra.desc}` : extra.reason ? `: ${extra.reason}` : ''}`);
       Object.assign(err, { state, ...extra });
@@ -488,6 +630,13 @@ export function wsUrl(url) {
     throw new TypeError(`QunfaClient: unsupported URL ${url}`);
   }
   return u.toString();
+}
+
+/** A fresh idempotency key for a send. */
+function randomKey() {
+  const c = globalThis.crypto;
+  if (c?.randomUUID) return c.randomUUID();
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
 
 function toCursor(v) {

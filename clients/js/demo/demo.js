@@ -1,4 +1,5 @@
-// The demo inbox: signs in with qunfa.js and shows an account's messages as they arrive.
+// The demo inbox: signs in with qunfa.js and shows an account's messages as they arrive, and a
+// team conversation with a composer (team messages and notifications, sends over the gateway).
 // Every value from the server reaches the page through textContent or checked URLs, never as HTML.
 
 import { QunfaClient } from './qunfa.js';
@@ -60,8 +61,9 @@ function signIn({ url, appkey, accid, token, history }) {
         localStorage.setItem(cursorKey, String(c));
         $('cursor').textContent = String(c);
       },
-      onMessage: (m, { live }) => addMessage(m, live),
-      onRecall: (r) => removeMessage(r.recallMsgid),
+      onMessage: (m, { live }) => (m.kind === 'team' ? addTeamMessage(m, live) : addMessage(m, live)),
+      onRecall: (r) => (r.tid ? removeTeamMessage(r.recallMsgid) : removeMessage(r.recallMsgid)),
+      onTeamEvent: teamEvent,
       onReceipt: addReceipt,
       onStatus: showStatus,
     });
@@ -70,6 +72,9 @@ function signIn({ url, appkey, accid, token, history }) {
     return;
   }
   inbox.replaceChildren();
+  teams.clear();
+  openTeam(null);
+  $('invites').replaceChildren();
   $('activity').replaceChildren();
   $('activity-count').textContent = '0';
   $('activity-box').hidden = true;
@@ -186,6 +191,136 @@ function addReceipt(r) {
 
 function updateEmpty() {
   $('empty').hidden = inbox.children.length > 0;
+}
+
+// ---- the team conversation ----
+
+/** Team messages received so far, per tid, in msgid order. */
+const teams = new Map();
+let openTid = null;
+const OPS = {
+  0: (d, from) => (d.team_info ? `${from} created the team` : `${from} added ${list(d.ids)}`),
+  1: (d, from) => `${from} removed ${list(d.ids)}`,
+  2: (d) => `${d.id} left`,
+  3: (d, from) => `${from} changed ${Object.keys(d.team_info ?? {}).join(', ')}`,
+  4: (d, from) => `${from} dismissed the team`,
+  5: (d) => `${d.id} joined`,
+  6: (d, from) => `${from} handed the team to ${d.id}`,
+  7: (d, from) => `${from} made ${list(d.ids)} manager`,
+  8: (d, from) => `${from} removed ${list(d.ids)} as manager`,
+  9: (d) => `${d.id} accepted the invitation`,
+  10: (d, from) => `${from} ${d.mute ? 'muted' : 'unmuted'} ${d.id}`,
+};
+const list = (ids) => (Array.isArray(ids) && ids.length ? ids.join(', ') : 'nobody');
+
+$('team-open').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  openTeam(Number($('team-open').tid.value));
+});
+
+$('composer').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const input = $('composer').text;
+  const text = input.value.trim();
+  if (!text || !client || !openTid) return;
+  composerError('');
+  input.value = '';
+  try {
+    await client.send({ tid: openTid, body: { msg: text } });
+  } catch (e) {
+    input.value = text;
+    composerError(`not sent: ${e.desc ?? e.message}${e.code ? ` (${e.code})` : ''}`);
+  }
+});
+
+function composerError(text) {
+  $('composer-error').textContent = text;
+  $('composer-error').hidden = !text;
+}
+
+function openTeam(tid) {
+  openTid = Number.isSafeInteger(tid) && tid > 0 ? tid : null;
+  $('team-open').tid.value = openTid ? String(openTid) : '';
+  $('composer').hidden = !openTid;
+  $('team-title').hidden = !openTid;
+  const named = (teams.get(openTid) ?? []).findLast((m) => m.attach?.data?.team_info?.tname);
+  const tname = named?.attach.data.team_info.tname;
+  $('team-title').textContent = openTid ? `${tname ? `${tname} · ` : ''}team ${openTid}` : '';
+  composerError('');
+  const log = $('team-log');
+  log.replaceChildren();
+  for (const m of teams.get(openTid) ?? []) log.append(teamLine(m));
+}
+
+function addTeamMessage(m, live) {
+  const list = teams.get(m.tid) ?? [];
+  if (list.some((x) => x.msgid === m.msgid)) return;
+  list.push(m);
+  list.sort((a, b) => a.msgid - b.msgid);
+  teams.set(m.tid, list);
+  if (m.type === 5 && m.attach?.data?.team_info?.tname && openTid === m.tid) {
+    $('team-title').textContent = `${m.attach.data.team_info.tname} · team ${m.tid}`;
+  }
+  // The first team heard of opens by itself.
+  if (openTid === null) {
+    openTeam(m.tid);
+    return;
+  }
+  if (m.tid !== openTid) return;
+  const log = $('team-log');
+  const li = teamLine(m);
+  if (live) {
+    li.classList.add('new');
+    setTimeout(() => li.classList.remove('new'), 4000);
+  }
+  const after = [...log.children].find((x) => Number(x.dataset.msgid) > m.msgid);
+  log.insertBefore(li, after ?? null);
+  li.scrollIntoView?.({ block: 'nearest' });
+}
+
+function removeTeamMessage(msgid) {
+  for (const [tid, list] of teams) teams.set(tid, list.filter((m) => m.msgid !== msgid));
+  $('team-log').querySelector(`li[data-msgid="${msgid}"]`)?.remove();
+}
+
+function teamLine(m) {
+  const li = el('li', m.type === 5 ? 'note' : 'said');
+  li.dataset.msgid = String(m.msgid);
+  if (m.type === 5) {
+    const op = OPS[m.attach?.id];
+    li.textContent = op ? op(m.attach.data ?? {}, m.from) : `team notification ${m.attach?.id}`;
+    return li;
+  }
+  if (client && m.from === client.accid) li.classList.add('mine');
+  const meta = el('div', 'meta');
+  meta.append(el('span', 'from', m.from));
+  const time = el('time', 'time', formatTime(m.sendtime));
+  time.dateTime = new Date(m.sendtime).toISOString();
+  meta.append(time);
+  li.append(meta, content(m));
+  return li;
+}
+
+function teamEvent(e) {
+  if (e.op !== 'teamInvite') return;
+  const box = $('invites');
+  if (box.querySelector(`li[data-tid="${e.tid}"]`)) return;
+  const li = el('li', 'invite');
+  li.dataset.tid = String(e.tid);
+  li.append(el('span', '', `${e.inviter} invites you to ${e.tname} (team ${e.tid})${e.msg ? `: ${e.msg}` : ''}`));
+  const accept = el('button', 'secondary', 'Accept');
+  accept.type = 'button';
+  accept.addEventListener('click', async () => {
+    try {
+      await client?.acceptInvite(e.tid);
+      li.remove();
+      openTeam(e.tid);
+    } catch (err) {
+      li.append(el('span', 'error', ` ${err.desc ?? err.message}`));
+    }
+  });
+  li.append(accept);
+  box.append(li);
 }
 
 // ---- message content ----

@@ -1,5 +1,6 @@
 // The demo page in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
-// sign in, watch a targeted send appear, open it (markRead), recall it and watch it go.
+// sign in, watch a targeted send appear, open it (markRead), recall it and watch it go; then a
+// team conversation: messages and notifications arrive, the composer sends over the gateway.
 //
 // Skipped when Chromium is not installed, unless QUNFA_REQUIRE_BROWSER=1 (run-tests.sh sets it).
 // QUNFA_SCREENSHOT names the screenshot file (default: qunfa-demo.png in the temp dir).
@@ -122,6 +123,64 @@ test('the demo inbox shows a targeted send live, sends markRead when opened, and
   assert.equal(r.code, 200);
   await page.waitForSelector(item(card), { state: 'detached' });
   assert.equal(await page.locator('#inbox li.msg').count(), 3);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('the demo shows a team conversation and sends from its composer', { skip, timeout: 60_000 }, async () => {
+  const token = await server.user('mei');
+  await server.user('tao');
+  await server.user('ren');
+  const tid = (await server.ok('team/create', {
+    tname: '周末爬山', owner: 'tao', members: ['mei'], msg: 'join', magree: 0, joinmode: 0,
+  })).tid;
+  const earlier = (await server.ok('msg/sendMsg', {
+    from: 'tao', ope: 1, to: tid, type: 0, body: { msg: '周六早上八点集合' },
+  })).data.msgid;
+  const page = await browser.newPage({ viewport: { width: 900, height: 1100 }, locale: 'zh-CN' });
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  await page.goto(`${server.base}/demo/`);
+  await page.fill('input[name=appkey]', server.appkey);
+  await page.fill('input[name=accid]', 'mei');
+  await page.fill('input[name=token]', token);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#status[data-state=live]');
+
+  // Caught up: the team opened by itself, with its creation and the earlier message.
+  const line = (id) => `#team-log li[data-msgid="${id}"]`;
+  await page.waitForSelector(line(earlier));
+  assert.match(await page.textContent('#team-title'), /周末爬山 · team/);
+  assert.match(await page.textContent('#team-log li.note'), /tao created the team/);
+  assert.equal(await page.textContent(`${line(earlier)} .text`), '周六早上八点集合');
+
+  // Live: a member's message and a notification.
+  const live = (await server.ok('msg/sendMsg', {
+    from: 'tao', ope: 1, to: tid, type: 0, body: { msg: '记得带水' },
+  })).data.msgid;
+  await page.waitForSelector(line(live));
+  await server.ok('team/add', { tid, owner: 'tao', members: ['ren'], magree: 0, msg: 'm' });
+  await page.waitForFunction(() => [...document.querySelectorAll('#team-log li.note')].some((li) => li.textContent === 'tao added ren'));
+
+  // The composer sends over the gateway; the message comes back as this account's.
+  await page.fill('#composer input[name=text]', '好的,我会准时到!');
+  await page.click('#composer button[type=submit]');
+  await page.waitForSelector('#team-log li.said.mine');
+  assert.equal(await page.textContent('#team-log li.said.mine .text'), '好的,我会准时到!');
+  const h = await server.ok('history/queryTeamMsg', {
+    tid, accid: 'tao', begintime: 0, endtime: Date.now() + 60_000, limit: 10, type: 0, reverse: 1,
+  });
+  assert.deepEqual(h.msgs.map((m) => [m.from, m.body.msg]).at(-1), ['mei', '好的,我会准时到!']);
+  assert.equal(await page.inputValue('#composer input[name=text]'), '', 'the composer is cleared');
+
+  // A refusal shows the server's answer and keeps the text.
+  await server.ok('team/muteTlist', { tid, owner: 'tao', accid: 'mei', mute: 1 });
+  await page.fill('#composer input[name=text]', '还能说话吗?');
+  await page.click('#composer button[type=submit]');
+  await page.waitForSelector('#composer-error:not([hidden])');
+  assert.match(await page.textContent('#composer-error'), /banned in team .* \(812\)/);
+  assert.equal(await page.inputValue('#composer input[name=text]'), '还能说话吗?');
+  await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-team.png'), fullPage: true });
   assert.deepEqual(problems, []);
   await page.close();
 });

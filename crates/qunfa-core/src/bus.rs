@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::account::Accid;
 use crate::ids::{AppId, MsgId, Ordinal};
 use crate::message::Message;
+use crate::team::Tid;
 
 /// Who a live delivery is for.
 #[derive(Clone, Debug)]
@@ -48,6 +49,16 @@ pub enum Event {
         msgid: MsgId,
         reader: Accid,
         time: i64,
+        /// The team, for a team message.
+        #[serde(default)]
+        tid: Option<Tid>,
+    },
+    /// Something for some accounts' sessions that is not a stored message: a pending team
+    /// invitation or application and the answers to them.
+    Notice {
+        app: AppId,
+        to: Vec<Ordinal>,
+        notice: Notice,
     },
     /// Accounts, dictionaries or the keyword list of `app` changed, up to `change_seq` `seq`
     /// (kicks are account changes).
@@ -65,4 +76,39 @@ pub trait Bus: Send + Sync + 'static {
     fn subscribe(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Event>>;
     /// Whether events currently reach the other nodes (always, in-process).
     fn connected(&self) -> bool;
+}
+
+/// What an [`Event::Notice`] tells the sessions it is for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Notice {
+    /// A pending invitation to the invitee.
+    TeamInvite {
+        tid: Tid,
+        tname: String,
+        inviter: Accid,
+        msg: String,
+        attach: Option<String>,
+        time: i64,
+    },
+    /// A pending application, to the team's owner and managers.
+    TeamApply {
+        tid: Tid,
+        accid: Accid,
+        msg: String,
+        time: i64,
+    },
+    /// The invitee (`accid`) turned the invitation down: to the inviter.
+    TeamInviteRejected {
+        tid: Tid,
+        accid: Accid,
+        msg: String,
+        time: i64,
+    },
+    /// The application was turned down by `by`: to the applicant.
+    TeamApplyRejected {
+        tid: Tid,
+        by: Accid,
+        msg: String,
+        time: i64,
+    },
 }

@@ -37,6 +37,28 @@ pub enum Code {
     Internal,
     /// 508 消息撤回时间超限: past the recall window.
     RecallExpired,
+    /// 801 群人数达到上限: the team is full.
+    TeamFull,
+    /// 802 没有权限: the operator lacks the role (or the owner tries to leave).
+    TeamNoPermission,
+    /// 803 群不存在: unknown or dismissed team.
+    TeamNotFound,
+    /// 804 用户不在群: the operator, target, sender or reader is not a member.
+    NotInTeam,
+    /// 806 创建群数量达到限制: the account owns `teams.max_owned` teams already.
+    TeamOwnLimit,
+    /// 807 群成员状态错误: the role or pending state is wrong for the operation.
+    TeamMemberState,
+    /// 809 已经在群内: already a member.
+    AlreadyInTeam,
+    /// 811 @账号数量超过限制: more than 100 accounts in `forcepushlist`.
+    TooManyAt,
+    /// 812 群禁言: the sender is banned, or the team is.
+    TeamMuted,
+    /// 814 禁止使用群组已读服务: team read receipts are switched off.
+    TeamReadsOff,
+    /// 815 群管理员人数超过上限: `teams.max_managers` would be exceeded.
+    TeamManagerLimit,
 }
 
 impl Code {
@@ -56,6 +78,17 @@ impl Code {
             Code::Repeated => 431,
             Code::Internal => 500,
             Code::RecallExpired => 508,
+            Code::TeamFull => 801,
+            Code::TeamNoPermission => 802,
+            Code::TeamNotFound => 803,
+            Code::NotInTeam => 804,
+            Code::TeamOwnLimit => 806,
+            Code::TeamMemberState => 807,
+            Code::AlreadyInTeam => 809,
+            Code::TooManyAt => 811,
+            Code::TeamMuted => 812,
+            Code::TeamReadsOff => 814,
+            Code::TeamManagerLimit => 815,
         }
     }
 }

@@ -10,7 +10,8 @@ use crate::store::StoreResult;
 
 /// Whether a message addressed to an account (point-to-point to it, or its audience holds
 /// it) is in that account's inbox at `now_ms`: not intercepted, recalled or deleted; a
-/// broadcast only when it was kept for offline clients and has not expired. Recall
+/// broadcast only when it was kept for offline clients and has not expired, a custom
+/// notification only when it was kept (`save=2`). Recall
 /// tombstones are in it, so a client that had the original learns it was withdrawn.
 pub fn visible(m: &Message, now_ms: i64) -> bool {
     if m.antispam || m.recalled_ms.is_some() || m.deleted {
@@ -18,7 +19,8 @@ pub fn visible(m: &Message, now_ms: i64) -> bool {
     }
     match m.kind {
         MsgKind::Broadcast => m.offline && m.expire_ms.is_none_or(|e| e > now_ms),
-        MsgKind::P2p | MsgKind::Mass | MsgKind::Recall => true,
+        MsgKind::Notify => m.offline,
+        MsgKind::P2p | MsgKind::Mass | MsgKind::Recall | MsgKind::Team => true,
     }
 }
 
@@ -85,4 +87,27 @@ where
     out.sort_by_key(|m| m.msgid);
     out.truncate(limit);
     Ok(out)
+}
+
+/// Two ascending streams of messages as one, in msgid order (the shared messages of an inbox
+/// and its team messages, read apart through their own indexes).
+pub fn merge<A, B>(a: A, b: B) -> impl Iterator<Item = StoreResult<Message>>
+where
+    A: IntoIterator<Item = StoreResult<Message>>,
+    B: IntoIterator<Item = StoreResult<Message>>,
+{
+    let mut a = a.into_iter().peekable();
+    let mut b = b.into_iter().peekable();
+    std::iter::from_fn(move || {
+        let take_a = match (a.peek(), b.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            // An error goes first, so it is not hidden behind the other stream.
+            (Some(Err(_)), _) => true,
+            (_, Some(Err(_))) => false,
+            (Some(Ok(x)), Some(Ok(y))) => x.msgid <= y.msgid,
+        };
+        if take_a { a.next() } else { b.next() }
+    })
 }

@@ -1,6 +1,6 @@
 //! qunfa's domain. It knows nothing of HTTP, SQL or sockets: ids, the public answer codes, the
 //! rules every request must follow (auth, replay, rate limits, field limits), the account,
-//! dictionary and message model, the audience index, what an account has received, and the
+//! dictionary, message and team model, the audience index, what an account has received, and the
 //! ports the adapters implement: `Store` (split by concern), `Bus`, `Admission`.
 
 pub mod account;
@@ -16,6 +16,7 @@ pub mod inbox;
 pub mod message;
 pub mod ratelimit;
 pub mod store;
+pub mod team;
 
 pub use code::{ApiError, Code};
 pub use ids::{AppId, MsgId, Ordinal};

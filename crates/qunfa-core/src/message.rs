@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::ApiError;
 use crate::account::Accid;
 use crate::ids::{MsgId, Ordinal};
+use crate::team::Tid;
 
 /// NIM's message types: 0 text, 1 image, 2 voice, 3 video, 4 location, 6 file, 10 tip, 100 custom.
 pub const TYPES: [u16; 8] = [0, 1, 2, 3, 4, 6, 10, 100];
@@ -165,6 +166,12 @@ pub enum MsgKind {
     Broadcast,
     /// A recall tombstone: `ref_msgid` was withdrawn; it reaches whoever the original reached.
     Recall,
+    /// A team message or team notification (type 5), stored once per team: its audience is
+    /// the team's members at its msgid.
+    Team,
+    /// A custom notification (`sendAttachMsg`): to one account, or to a team's members. Kept
+    /// for catch-up only when sent with `save=2` (`offline`); never in a history listing.
+    Notify,
 }
 
 impl MsgKind {
@@ -174,6 +181,8 @@ impl MsgKind {
             MsgKind::Mass => 1,
             MsgKind::Broadcast => 2,
             MsgKind::Recall => 3,
+            MsgKind::Team => 4,
+            MsgKind::Notify => 5,
         }
     }
     pub fn from_i64(v: i64) -> MsgKind {
@@ -181,6 +190,8 @@ impl MsgKind {
             1 => MsgKind::Mass,
             2 => MsgKind::Broadcast,
             3 => MsgKind::Recall,
+            4 => MsgKind::Team,
+            5 => MsgKind::Notify,
             _ => MsgKind::P2p,
         }
     }
@@ -190,6 +201,8 @@ impl MsgKind {
             MsgKind::Mass => "mass",
             MsgKind::Broadcast => "broadcast",
             MsgKind::Recall => "recall",
+            MsgKind::Team => "team",
+            MsgKind::Notify => "notify",
         }
     }
 }
@@ -222,6 +235,15 @@ pub struct NewMessage {
     pub expire_ms: Option<i64>,
     /// Recall: the withdrawn message.
     pub ref_msgid: Option<MsgId>,
+    /// The team of a team message, team notification or team recall.
+    pub tid: Option<Tid>,
+    /// The sender's ordinal, when the sender's own sessions get the message too (sent by a
+    /// client: its other devices). Team messages reach the sender through their audience.
+    pub from_ordinal: Option<Ordinal>,
+    /// The content hash of the audience ([`crate::audience::digest`]) when the sender has it
+    /// already: with `audience` it spares hashing it again; without, the message refers to an
+    /// audience the store already holds (a team's members, a recalled message's audience).
+    pub audience_digest: Option<[u8; 32]>,
 }
 
 impl NewMessage {
@@ -244,7 +266,16 @@ impl NewMessage {
             offline: true,
             expire_ms: None,
             ref_msgid: None,
+            tid: None,
+            from_ordinal: None,
+            audience_digest: None,
         }
+    }
+
+    /// Its audience's content hash: the one given, else that of `audience`.
+    pub fn audience_hash(&self) -> Option<[u8; 32]> {
+        self.audience_digest
+            .or_else(|| self.audience.as_deref().map(crate::audience::digest))
     }
 }
 
@@ -270,7 +301,9 @@ impl NewMessage {
             offline: self.offline,
             expire_ms: self.expire_ms,
             ref_msgid: self.ref_msgid,
-            audience_hash: self.audience.as_deref().map(crate::audience::digest),
+            tid: self.tid,
+            from_ordinal: self.from_ordinal,
+            audience_hash: self.audience_hash(),
             recalled_ms: None,
             deleted: false,
         }
@@ -299,7 +332,10 @@ pub struct Message {
     pub offline: bool,
     pub expire_ms: Option<i64>,
     pub ref_msgid: Option<MsgId>,
-    /// The content hash of its audience bitmap (mass, broadcast, their recalls).
+    pub tid: Option<Tid>,
+    /// The sender's ordinal when its own sessions get the message too (client sends).
+    pub from_ordinal: Option<Ordinal>,
+    /// The content hash of its audience bitmap (mass, broadcast, team, their recalls).
     pub audience_hash: Option<[u8; 32]>,
     pub recalled_ms: Option<i64>,
     pub deleted: bool,

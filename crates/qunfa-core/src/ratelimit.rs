@@ -21,6 +21,8 @@ pub struct Limits {
     pub default: Limit,
     pub batch: Limit,
     pub broadcast: Limit,
+    /// `team/query` (NIM: 30/min per app).
+    pub team_query: Limit,
 }
 
 impl Limits {
@@ -29,6 +31,7 @@ impl Limits {
             LimitClass::Default => self.default,
             LimitClass::Batch => self.batch,
             LimitClass::Broadcast => self.broadcast,
+            LimitClass::TeamQuery => self.team_query,
         }
     }
 }
@@ -42,6 +45,8 @@ pub enum LimitClass {
     Batch,
     /// 10/min, 1 min penalty: `broadcastMsg`.
     Broadcast,
+    /// 30/min, 1 min penalty: `team/query` (besides the `team` group's 100/s).
+    TeamQuery,
 }
 
 /// The class and counter key of an endpoint (`group/name` without `.action`).
@@ -49,6 +54,7 @@ pub fn classify(endpoint: &str) -> (LimitClass, &str) {
     match endpoint {
         "msg/sendBatchMsg" | "msg/sendBatchAttachMsg" => (LimitClass::Batch, endpoint),
         "msg/broadcastMsg" => (LimitClass::Broadcast, endpoint),
+        "team/query" => (LimitClass::TeamQuery, endpoint),
         _ => (
             LimitClass::Default,
             endpoint.split('/').next().unwrap_or(endpoint),
@@ -123,6 +129,7 @@ mod tests {
             default: l(3, 1, 10),
             batch: l(120, 60, 60),
             broadcast: l(10, 60, 60),
+            team_query: l(30, 60, 60),
         })
     }
 
@@ -159,5 +166,9 @@ mod tests {
             (LimitClass::Broadcast, "msg/broadcastMsg")
         );
         assert_eq!(classify("msg/sendMsg"), (LimitClass::Default, "msg"));
+        assert_eq!(
+            classify("team/query"),
+            (LimitClass::TeamQuery, "team/query")
+        );
     }
 }

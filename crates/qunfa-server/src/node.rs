@@ -1,5 +1,5 @@
 //! This node's subscriber: the one consumer of the bus. It routes message events to live
-//! delivery, receipts to the hub, and change events to the caches, and it polls the store's
+//! delivery, receipts and notices to the hub, and change events to the caches, and it polls the store's
 //! heads every `bus.poll_ms`, so a lost event costs at most one poll interval, never a message.
 
 use std::collections::BTreeSet;
@@ -43,11 +43,22 @@ pub fn spawn(
                         msgid,
                         reader,
                         time,
+                        tid,
                     } => hub.deliver(&Delivery {
                         app,
                         target: Target::One(sender),
-                        out: protocol::receipt(msgid, &reader, time),
+                        out: protocol::receipt(msgid, &reader, time, tid),
                     }),
+                    Event::Notice { app, to, notice } => {
+                        let out = protocol::notice(&notice);
+                        for o in to {
+                            hub.deliver(&Delivery {
+                                app,
+                                target: Target::One(o),
+                                out: out.clone(),
+                            });
+                        }
+                    }
                     Event::Changed { app, .. } => {
                         let _ = follow_tx.send(Follow::App(app));
                     }

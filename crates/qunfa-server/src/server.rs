@@ -14,6 +14,7 @@ use qunfa_core::auth::App;
 use qunfa_core::bus::{Bus, Event};
 use qunfa_core::clock::SharedClock;
 use qunfa_core::ratelimit::Limits;
+use qunfa_service::teams::TeamRules;
 use qunfa_service::words::KeywordFilter;
 use qunfa_service::{Rules, Services};
 use tokio::net::TcpListener;
@@ -40,6 +41,7 @@ fn limits(config: &Config) -> Limits {
         default: rl.default,
         batch: rl.batch,
         broadcast: rl.broadcast,
+        team_query: rl.team_query,
     }
 }
 
@@ -110,15 +112,27 @@ impl Server {
         let events = bus
             .subscribe()
             .context("the bus was already subscribed to")?;
-        let services = Arc::new(Services::new(
-            store.clone(),
-            bus,
-            admission,
-            clock,
-            rules,
-            words,
-            hub.clone(),
-        ));
+        let t = &config.teams;
+        let team_rules = TeamRules {
+            max_members: t.max_members,
+            max_owned: t.max_owned,
+            max_joined: t.max_joined,
+            max_managers: t.max_managers,
+            read_receipts: t.read_receipts,
+        };
+        let services = Arc::new(
+            Services::new(
+                store.clone(),
+                bus,
+                admission,
+                clock,
+                rules,
+                words,
+                hub.clone(),
+            )
+            .with_team_rules(team_rules)
+            .with_client_send_rate(config.gateway.send_rate_per_sec, config.gateway.send_burst),
+        );
         let apps = services.apps.reload().await?;
         let started = std::time::Instant::now();
         services

@@ -19,6 +19,8 @@ pub enum View {
     User,
     /// `queryMassMsgs`: a targeted send as its sender sees it.
     Mass,
+    /// `queryTeamMsg`: NIM's field names, no `to`.
+    Team,
 }
 
 /// Stored JSON text as an object when it is one; anything else (a broadcast's plain text)
@@ -36,12 +38,27 @@ pub fn message(m: &Message, view: View) -> Value {
     o.insert("msgid".into(), json!(m.msgid));
     o.insert("from".into(), json!(m.from));
     o.insert("type".into(), json!(m.msg_type));
-    let body = match m.kind {
+    match m.kind {
         // A broadcast's body is plain text, even when it looks like JSON.
-        MsgKind::Broadcast => json!(m.body),
-        _ => object_or_text(&m.body),
-    };
-    o.insert("body".into(), body);
+        MsgKind::Broadcast => {
+            o.insert("body".into(), json!(m.body));
+        }
+        // A team notification's `{"id","data"}` is its attach; it has no body.
+        MsgKind::Team if m.msg_type == 5 => {
+            o.insert("attach".into(), object_or_text(&m.body));
+        }
+        MsgKind::Notify => {
+            o.insert("attach".into(), json!(m.body));
+        }
+        _ => {
+            o.insert("body".into(), object_or_text(&m.body));
+        }
+    }
+    if let Some(tid) = m.tid
+        && view == View::User
+    {
+        o.insert("tid".into(), json!(tid));
+    }
     if let Some(ext) = &m.ext {
         o.insert("ext".into(), json!(ext));
     }
@@ -69,6 +86,13 @@ pub fn message(m: &Message, view: View) -> Value {
             if let (MsgKind::Recall, Some(r)) = (m.kind, m.ref_msgid) {
                 o.insert("recallMsgid".into(), json!(r));
             }
+        }
+        View::Team => {
+            o.insert("sendtime".into(), json!(m.timetag));
+            if let Some(c) = &m.msgidclient {
+                o.insert("msgidclient".into(), json!(c));
+            }
+            o.insert("fromclienttype".into(), json!(FROM_REST));
         }
         View::Mass => {
             let selection = m.selection.as_deref().map_or(Value::Null, object_or_text);

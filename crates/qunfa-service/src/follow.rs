@@ -12,7 +12,7 @@ use crate::Services;
 use crate::index::AppIndex;
 
 impl Services {
-    /// Brings this node's caches of `app` (audience index, keyword matcher) up to the store's
+    /// Brings this node's caches of `app` (audience index, keyword matcher, teams) up to the store's
     /// head, ending the sessions of accounts kicked on the way. Answers the head.
     pub async fn follow(&self, app: AppId) -> StoreResult<AppHead> {
         let head = self.store.head(app).await?;
@@ -26,10 +26,11 @@ impl Services {
         for k in self.indexes.catch_up(head).await? {
             self.sessions.kick(head.app, k.ordinal, k.seq, &k.reason);
         }
-        Ok(())
+        // After the index: a member that joined a team is an account the index knows.
+        self.teams.catch_up(head).await
     }
 
-    /// After this node wrote accounts, dictionaries or keywords of `app`: its own caches catch
+    /// After this node wrote accounts, dictionaries, keywords or teams of `app`: its own caches catch
     /// up before the write is answered (a 200 means later reads here see it), then the other
     /// nodes are told.
     pub(crate) async fn changed(&self, app: AppId) -> StoreResult<()> {

@@ -5,13 +5,14 @@
 //! **write to the store, then bring this node's caches up to date, then publish on the bus**.
 //!
 //! A node keeps caches of the store (apps, audience indexes, keyword matchers, decoded
-//! audiences); they follow this node's writes at once and other nodes' writes through bus
+//! audiences, teams); they follow this node's writes at once and other nodes' writes through bus
 //! events and polls (`follow`).
 
 pub mod accounts;
 pub mod apps;
 pub mod audiences;
 pub mod auth;
+pub mod client;
 pub mod content;
 pub mod dict;
 pub mod follow;
@@ -23,6 +24,7 @@ pub mod recall;
 pub mod receipts;
 pub mod send;
 pub mod stats;
+pub mod teams;
 pub mod tracker;
 pub mod words;
 
@@ -37,7 +39,9 @@ use qunfa_core::ids::{AppId, Ordinal};
 
 use crate::apps::AppRegistry;
 use crate::audiences::AudienceCache;
+use crate::client::SendLimiter;
 use crate::index::Indexes;
+use crate::teams::{TeamCache, TeamRules};
 use crate::tracker::Tracker;
 use crate::words::KeywordFilter;
 
@@ -83,6 +87,11 @@ pub struct Services {
     pub audiences: AudienceCache,
     pub tracker: Arc<Tracker>,
     pub throttle: login::LoginThrottle,
+    /// This node's teams, following the store.
+    pub teams: TeamCache,
+    pub team_rules: TeamRules,
+    /// Clients' sends over the gateway, per account.
+    pub send_limit: SendLimiter,
     sessions: Arc<dyn LocalSessions>,
 }
 
@@ -103,6 +112,9 @@ impl Services {
             audiences: AudienceCache::default(),
             tracker: Arc::new(Tracker::new(store.clone())),
             throttle: login::LoginThrottle::new(rules.login_throttle),
+            teams: TeamCache::new(store.clone()),
+            team_rules: TeamRules::default(),
+            send_limit: SendLimiter::new(10, 20),
             store,
             bus,
             admission,
@@ -110,6 +122,18 @@ impl Services {
             rules,
             sessions,
         }
+    }
+
+    /// The team limits (`[teams]` of the config).
+    pub fn with_team_rules(mut self, rules: TeamRules) -> Services {
+        self.team_rules = rules;
+        self
+    }
+
+    /// The per-account rate of clients' sends over the gateway.
+    pub fn with_client_send_rate(mut self, per_sec: u32, burst: u32) -> Services {
+        self.send_limit = SendLimiter::new(per_sec, burst);
+        self
     }
 
     pub fn now_ms(&self) -> i64 {

@@ -38,7 +38,7 @@ pub struct MassRecall {
 
 impl Services {
     /// Refuses a recall of an intercepted message (414), or one past the window (508).
-    fn check_recallable(
+    pub(crate) fn check_recallable(
         &self,
         m: &Message,
         ignore_time: bool,
@@ -60,7 +60,7 @@ impl Services {
     }
 
     /// Stores the tombstone (marking the original recalled), then publishes it.
-    async fn commit_recall(
+    pub(crate) async fn commit_recall(
         &self,
         app: AppId,
         msgid: MsgId,
@@ -103,7 +103,14 @@ impl Services {
         t.to = Some(r.to);
         t.ref_msgid = Some(r.msgid);
         t.extra = r.extra;
-        let target = t.to_ordinal.map(Target::One);
+        // A message a client sent reached its other sessions too: so does its recall.
+        t.from_ordinal = m.from_ordinal;
+        let target = match (t.to_ordinal, t.from_ordinal) {
+            (Some(to), Some(from)) => Some(Target::Audience(Arc::new(
+                [to.0, from.0].into_iter().collect(),
+            ))),
+            (to, _) => to.map(Target::One),
+        };
         self.commit_recall(app, r.msgid, t, target).await
     }
 

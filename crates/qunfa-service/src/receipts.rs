@@ -26,7 +26,8 @@ impl Services {
     }
 
     /// Records that `reader` read `msgid`, if it is a message it received that takes receipts
-    /// (point-to-point always, as NIM; others only when sent with `markRead`), and tells the
+    /// (point-to-point always, as NIM; others, team messages of other members included, only
+    /// when sent with `markRead`), and tells the
     /// sender's sessions. Answers whether it counted.
     pub async fn read(
         &self,
@@ -43,7 +44,13 @@ impl Services {
         }
         let received = match m.kind {
             MsgKind::P2p => m.to.as_ref() == Some(reader),
-            MsgKind::Mass | MsgKind::Broadcast => match m.audience_hash {
+            // A team member reads the others' messages, not its own.
+            MsgKind::Team
+                if m.msg_type == 5 || &m.from == reader || !self.team_rules.read_receipts =>
+            {
+                false
+            }
+            MsgKind::Mass | MsgKind::Broadcast | MsgKind::Team => match m.audience_hash {
                 Some(hash) => self
                     .audiences
                     .by_hash(self.store.as_ref(), app, hash)
@@ -51,7 +58,7 @@ impl Services {
                     .is_some_and(|a| a.contains(ordinal.0)),
                 None => false,
             },
-            MsgKind::Recall => false,
+            MsgKind::Recall | MsgKind::Notify => false,
         };
         if !received {
             return Ok(false);
@@ -64,6 +71,7 @@ impl Services {
                 msgid,
                 reader: reader.clone(),
                 time: self.now_ms(),
+                tid: m.tid,
             });
         }
         Ok(true)

@@ -137,7 +137,7 @@ impl Services {
         task.await.map_err(internal)?
     }
 
-    async fn commit_one(
+    pub(crate) async fn commit_one(
         &self,
         app: AppId,
         m: NewMessage,
@@ -159,7 +159,11 @@ impl Services {
 
     /// The sender of a targeted send or broadcast: `from`, or the app's system account
     /// (created on first use; never a recipient).
-    async fn sender(&self, app: AppId, from: Option<Accid>) -> Result<(Accid, Ordinal), ApiError> {
+    pub(crate) async fn sender(
+        &self,
+        app: AppId,
+        from: Option<Accid>,
+    ) -> Result<(Accid, Ordinal), ApiError> {
         if let Some(from) = from {
             let o = self.registered(app, &from).await?;
             return Ok((from, o));
@@ -264,6 +268,23 @@ impl Services {
     /// Stored once, with its audience fixed now; a repeat of `msgidclient` inside the window
     /// answers the first send and stores nothing.
     pub async fn send_to_all(&self, app: AppId, req: TargetedSend) -> Result<Sent, ApiError> {
+        let (m, bits, hash) = self.targeted_message(app, req).await?;
+        let since = self.now_ms() - self.rules.dedupe_window_secs * 1000;
+        let sent = self
+            .commit_one(app, m, Target::Audience(bits.clone()), since)
+            .await?;
+        if !sent.duplicate {
+            self.audiences.put(app, hash, bits);
+        }
+        Ok(sent)
+    }
+
+    /// The message of a targeted send, its audience and the audience's hash.
+    pub(crate) async fn targeted_message(
+        &self,
+        app: AppId,
+        req: TargetedSend,
+    ) -> Result<(NewMessage, Arc<roaring::RoaringBitmap>, [u8; 32]), ApiError> {
         let ix = self.fresh_index(app).await?;
         let (from, from_o) = self.sender(app, req.from).await?;
         let audience = ix.read().select(&req.selection, Some(from_o))?;
@@ -278,20 +299,13 @@ impl Services {
         let encoded = audience::encode(&audience);
         let hash = audience::digest(&encoded);
         m.audience = Some(encoded);
+        m.audience_digest = Some(hash);
         m.selection = Some(selection_json(&req.selection).to_string());
         m.ext = req.content.ext;
         m.extra = req.content.extra;
         m.mark_read = req.mark_read;
         m.msgidclient = req.msgidclient;
-        let bits = Arc::new(audience);
-        let since = self.now_ms() - self.rules.dedupe_window_secs * 1000;
-        let sent = self
-            .commit_one(app, m, Target::Audience(bits.clone()), since)
-            .await?;
-        if !sent.duplicate {
-            self.audiences.put(app, hash, bits);
-        }
-        Ok(sent)
+        Ok((m, Arc::new(audience), hash))
     }
 
     /// `msg/previewAudience`: how many accounts a targeted send would reach, sending nothing.

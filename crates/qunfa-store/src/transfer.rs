@@ -13,6 +13,7 @@ use qunfa_core::dict::{Area, Enterptype};
 use qunfa_core::ids::{AppId, MsgId, Ordinal};
 use qunfa_core::message::Message;
 use qunfa_core::store::StoreResult;
+use qunfa_core::team::{Application, Invitation, Member, Team, Tid};
 
 /// An app with its counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +48,35 @@ pub struct AudienceRow {
     pub bits: Vec<u8>,
 }
 
+/// An app's teams as stored: rows with their change sequence, members (former ones too),
+/// membership periods, pending invitations and applications, and the next tid.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TeamRows {
+    pub next_tid: Option<i64>,
+    /// Each team with its `seq`.
+    pub teams: Vec<(Team, i64)>,
+    /// Each member row with its team, `active` and `seq`.
+    pub members: Vec<(Tid, Member, bool, i64)>,
+    /// `(tid, ordinal, join, leave)`.
+    pub periods: Vec<(Tid, Ordinal, MsgId, Option<MsgId>)>,
+    pub invites: Vec<Invitation>,
+    pub applies: Vec<Application>,
+}
+
+impl TeamRows {
+    pub fn len(&self) -> usize {
+        self.teams.len()
+            + self.members.len()
+            + self.periods.len()
+            + self.invites.len()
+            + self.applies.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// How many rows of each kind an app has: checked on both sides at the end of a migration.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -58,6 +88,8 @@ pub struct Counts {
     pub messages: u64,
     pub cursors: u64,
     pub reads: u64,
+    /// Team rows, member rows, periods, invitations and applications, together.
+    pub team_rows: u64,
 }
 
 /// Whether a target may take a source's data.
@@ -115,6 +147,8 @@ pub trait Source: Send + Sync {
         after: MsgId,
         limit: usize,
     ) -> StoreResult<Vec<(MsgId, Vec<u8>)>>;
+    /// Every team row of the app.
+    async fn team_rows(&self, app: AppId) -> StoreResult<TeamRows>;
     async fn counts(&self, app: AppId) -> StoreResult<Counts>;
 }
 
@@ -138,6 +172,8 @@ pub trait Sink: Send + Sync {
     async fn put_messages(&self, app: AppId, rows: &[Message]) -> StoreResult<()>;
     async fn put_cursors(&self, app: AppId, rows: &[(Ordinal, MsgId)]) -> StoreResult<()>;
     async fn put_reads(&self, app: AppId, rows: &[(MsgId, Vec<u8>)]) -> StoreResult<()>;
+    /// The app's teams (and its next tid, raised to at least the source's).
+    async fn put_teams(&self, app: AppId, rows: &TeamRows) -> StoreResult<()>;
     /// Sets the app's counters (next ordinal, change sequences, next msgid) to at least the
     /// source's, once its rows are in.
     async fn finish_app(&self, row: &AppRow) -> StoreResult<()>;

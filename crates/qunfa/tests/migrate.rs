@@ -40,7 +40,8 @@ async fn ok(nim: &NimClient, endpoint: &str, params: &[(&str, &str)]) -> Value {
 }
 
 /// What the tests compare between the embedded server and the migrated one.
-async fn view(nim: &NimClient) -> Value {
+async fn view(nim: &NimClient, tid: i64) -> Value {
+    let t = tid.to_string();
     let mut inboxes = Vec::new();
     for a in ["zhangsan", "lisi", "wangwu"] {
         inboxes.push(ok(nim, "history/queryUserMsgs", &[("accid", a)]).await);
@@ -53,6 +54,10 @@ async fn view(nim: &NimClient) -> Value {
         "mass": ok(nim, "history/queryMassMsgs", &[]).await,
         "inboxes": inboxes,
         "preview": ok(nim, "msg/previewAudience", &[("areaid", "37")]).await,
+        "team": ok(nim, "team/queryDetail", &[("tid", &t)]).await,
+        "teamMsgs": ok(nim, "history/queryTeamMsg", &[("tid", &t), ("accid", "lisi"),
+            ("begintime", "0"), ("endtime", "9999999999999"), ("limit", "100")]).await,
+        "joined": ok(nim, "team/listMemberInfo", &[("accid", "lisi")]).await,
     })
 }
 
@@ -130,6 +135,58 @@ async fn an_embedded_deployment_moves_to_postgres_with_every_id_kept() {
         ],
     )
     .await;
+    // A team with a member, a message, a ban and a pending invitation.
+    let team = ok(
+        &nim,
+        "team/create",
+        &[
+            ("tname", "家"),
+            ("owner", "zhangsan"),
+            ("members", r#"["lisi"]"#),
+            ("msg", "m"),
+            ("magree", "0"),
+            ("joinmode", "0"),
+        ],
+    )
+    .await["tid"]
+        .as_i64()
+        .unwrap();
+    let ts = team.to_string();
+    ok(
+        &nim,
+        "msg/sendMsg",
+        &[
+            ("from", "lisi"),
+            ("ope", "1"),
+            ("to", &ts),
+            ("type", "0"),
+            ("body", &p2p),
+        ],
+    )
+    .await;
+    ok(
+        &nim,
+        "team/muteTlist",
+        &[
+            ("tid", &ts),
+            ("owner", "zhangsan"),
+            ("accid", "lisi"),
+            ("mute", "1"),
+        ],
+    )
+    .await;
+    ok(
+        &nim,
+        "team/add",
+        &[
+            ("tid", &ts),
+            ("owner", "zhangsan"),
+            ("members", r#"["wangwu"]"#),
+            ("magree", "1"),
+            ("msg", "m"),
+        ],
+    )
+    .await;
     // zhangsan reads the targeted send and acknowledges everything.
     let (mut c, caught_up) =
         Client::login(&embedded.ws_url(), &appkey, "zhangsan", "zhangsan-token", 0).await;
@@ -160,7 +217,7 @@ async fn an_embedded_deployment_moves_to_postgres_with_every_id_kept() {
         (Some(1), Some(1)),
         "{stats}"
     );
-    let before = view(&nim).await;
+    let before = view(&nim, team).await;
     drop(c);
     drop(embedded);
 
@@ -193,7 +250,7 @@ async fn an_embedded_deployment_moves_to_postgres_with_every_id_kept() {
         "the migrated app is there: no first app is made"
     );
     let nim2 = NimClient::new(&moved.url, &appkey, &secret);
-    assert_eq!(view(&nim2).await, before);
+    assert_eq!(view(&nim2, team).await, before);
     let stats2 = ok(
         &nim2,
         "msg/queryMassMsgStats",
@@ -227,6 +284,27 @@ async fn an_embedded_deployment_moves_to_postgres_with_every_id_kept() {
     assert_eq!(created["info"]["accid"], "zhaoliu");
     let n = ok(&nim2, "msg/previewAudience", &[("areaid", "37")]).await;
     assert_eq!(n["data"]["recipients"], 3, "{n}");
+    // Teams go on: the invitation is still pending, a new team gets a new tid.
+    ok(
+        &nim2,
+        "team/acceptInvite",
+        &[("tid", &ts), ("accid", "wangwu")],
+    )
+    .await;
+    let again = ok(
+        &nim2,
+        "team/create",
+        &[
+            ("tname", "新"),
+            ("owner", "wangwu"),
+            ("members", "[]"),
+            ("msg", "m"),
+            ("magree", "0"),
+            ("joinmode", "0"),
+        ],
+    )
+    .await;
+    assert!(again["tid"].as_i64().unwrap() > team, "{again}");
     drop(moved);
 
     // Another deployment into the same target: refused, and nothing written.

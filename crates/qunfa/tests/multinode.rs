@@ -1,7 +1,7 @@
 //! Many nodes, one store: three real `qunfa serve` processes on one PostgreSQL schema and one
 //! NATS server (the test's own, so it can restart it). What a client on one node sees of what
 //! was done through another: messages in msgid order, targeted sends reaching exactly their
-//! audience, accounts, keyword lists and kicks, replays refused across nodes; then a node
+//! audience, accounts, teams, keyword lists and kicks, replays refused across nodes; then a node
 //! killed with SIGKILL under load and NATS restarted under load, with nothing lost and
 //! nothing doubled.
 //!
@@ -260,6 +260,115 @@ async fn nodes_share_accounts_messages_keywords_kicks_and_replays() {
         );
     }
     assert!(!w0.msgids().contains(&mid) && !w1.msgids().contains(&mid));
+
+    // Teams: created through A, sent into through A and C, changed through B, with members
+    // on every node; a member kicked through B gets nothing sent afterwards through C.
+    let t = ok(
+        a,
+        "team/create",
+        &[
+            ("tname", "nodes"),
+            ("owner", "u1"),
+            ("members", "[\"u0\",\"u3\"]"),
+            ("msg", "m"),
+            ("magree", "0"),
+            ("joinmode", "0"),
+        ],
+    )
+    .await;
+    let team = t["tid"].as_i64().unwrap().to_string();
+    let body = json!({"msg": "team hello"}).to_string();
+    let v = ok(
+        a,
+        "msg/sendMsg",
+        &send_params(&body, &[("from", "u1"), ("ope", "1"), ("to", &team)]),
+    )
+    .await;
+    let first = v["data"]["msgid"].as_i64().unwrap();
+    for (w, what) in [
+        (&w0, "a team message through A reaches u0 on B"),
+        (&w3, "a team message through A reaches u3 on C"),
+        (&w1, "the sender's own session on A gets it"),
+    ] {
+        w.until(Duration::from_secs(5), what, |f| {
+            f.iter().filter_map(msgid).any(|x| x == first)
+        })
+        .await;
+    }
+    ok(
+        b,
+        "team/kick",
+        &[("tid", &team), ("owner", "u1"), ("member", "u3")],
+    )
+    .await;
+    let v = ok(
+        c,
+        "msg/sendMsg",
+        &send_params(&body, &[("from", "u0"), ("ope", "1"), ("to", &team)]),
+    )
+    .await;
+    let second = v["data"]["msgid"].as_i64().unwrap();
+    for w in [&w0, &w1] {
+        w.until(Duration::from_secs(5), "a team message through C", |f| {
+            f.iter().filter_map(msgid).any(|x| x == second)
+        })
+        .await;
+    }
+    assert!(
+        !w3.msgids().contains(&second),
+        "u3, kicked through B, got a team message sent through C"
+    );
+    let r = ok(
+        c,
+        "history/queryTeamMsg",
+        &[
+            ("tid", &team),
+            ("accid", "u3"),
+            ("begintime", "0"),
+            ("endtime", "9999999999999"),
+            ("limit", "10"),
+            ("checkTeamValid", "false"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r["size"], 3,
+        "its joining, the first message, its kick: {r}"
+    );
+
+    // A client's own send through A reaches the recipient on B and its sender's session on C.
+    let (mut sender, _) = login(&cl.nodes[0], &cl.appkey, "u5", 0).await;
+    let (other, _) = login(&cl.nodes[2], &cl.appkey, "u5", 0).await;
+    let w5 = watch(other);
+    {
+        use futures_util::SinkExt;
+        let frame = json!({"op": "send", "ope": 0, "to": "u0", "type": 0,
+            "body": {"msg": "from a client"}, "msgidClient": "mn-1"});
+        sender
+            .ws
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                frame.to_string().into(),
+            ))
+            .await
+            .unwrap();
+    }
+    let from_client = |f: &[Value]| {
+        f.iter()
+            .any(|x| x["msg"]["body"]["msg"] == "from a client" && x["msg"]["from"] == "u5")
+    };
+    w0.until(
+        Duration::from_secs(5),
+        "a client's send through A on B",
+        from_client,
+    )
+    .await;
+    w5.until(
+        Duration::from_secs(5),
+        "the sender's other session on C",
+        from_client,
+    )
+    .await;
+    drop(sender);
 
     // A request replayed on another node answers 431.
     let body = serde_urlencoded::to_string([("accids", "[\"u0\"]")]).unwrap();

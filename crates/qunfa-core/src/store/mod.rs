@@ -11,6 +11,7 @@ mod apps;
 mod delivery;
 mod dict;
 mod messages;
+mod teams;
 mod words;
 
 pub use accounts::{AccountStore, Credentials, IndexEntry};
@@ -18,6 +19,7 @@ pub use apps::{AppHead, AppStore};
 pub use delivery::DeliveryStore;
 pub use dict::DictStore;
 pub use messages::{MessageStore, SessionQuery};
+pub use teams::{Membership, TeamChange, TeamCommit, TeamGuard, TeamMsgQuery, TeamStore};
 pub use words::WordStore;
 
 use crate::{ApiError, Code};
@@ -43,6 +45,10 @@ pub enum StoreError {
     InUse(String),
     #[error("parentid {0} would make a cycle")]
     Cycle(String),
+    /// A guarded write found the team changed since it was decided (or a limit reached
+    /// meanwhile): nothing was written; the caller decides again from fresh reads.
+    #[error("stale: {0}")]
+    Stale(String),
     /// The backend failed (connection lost, disk full): logged with this detail, answered 500.
     #[error("storage failure: {0}")]
     Internal(String),
@@ -60,7 +66,9 @@ impl From<StoreError> for ApiError {
             | StoreError::Cycle(_) => Code::BadParam,
             StoreError::NotFound(_) => Code::NotFound,
             StoreError::InUse(_) => Code::Conflict,
-            StoreError::Internal(detail) => return ApiError::internal(detail.clone()),
+            StoreError::Internal(detail) | StoreError::Stale(detail) => {
+                return ApiError::internal(detail.clone());
+            }
         };
         ApiError::new(code, e.to_string())
     }
@@ -75,7 +83,7 @@ pub fn internal(e: impl std::fmt::Display) -> StoreError {
 
 /// Every part of the port: what a backend is. Used as `Arc<dyn Store>`.
 pub trait Store:
-    AppStore + AccountStore + DictStore + MessageStore + DeliveryStore + WordStore
+    AppStore + AccountStore + DictStore + MessageStore + DeliveryStore + WordStore + TeamStore
 {
     /// Whether other qunfa processes write this store too (PostgreSQL): then this node's
     /// in-memory caches must follow the store, not only its own writes.

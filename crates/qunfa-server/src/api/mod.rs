@@ -10,6 +10,9 @@ pub mod msg;
 pub mod msg_params;
 pub mod request;
 pub mod stats;
+pub mod team;
+pub mod team_msg;
+pub mod team_params;
 pub mod timing;
 pub mod user;
 
@@ -190,6 +193,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(lookup::query_overview),
         )
         .route("/nimserver/health/liveness.action", any(liveness))
+        .merge(team::routes())
         .route("/ws", axum::routing::get(crate::gateway::upgrade))
         .merge(crate::demo::router())
         .merge(crate::console::router())

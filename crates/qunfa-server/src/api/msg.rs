@@ -1,5 +1,6 @@
 //! `msg/*`: sending (point-to-point, batch, targeted, broadcast), audience preview, recall.
-//! Read receipts and delivery statistics of the same group are in `stats.rs`.
+//! Read receipts and delivery statistics of the same group are in `stats.rs`, team messages in
+//! `team_msg.rs`.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use qunfa_service::send::{BatchSend, BroadcastSend, P2pSend, TARGET_OS, Targeted
 use serde_json::{Map, Value, json};
 
 use super::msg_params::{self, content, mark_read, msgidclient, selection};
-use super::{Answer, Nim, Params, ok};
+use super::{Answer, Nim, Params, ok, team_msg};
 use crate::state::AppState;
 use crate::views;
 
@@ -33,13 +34,14 @@ fn optional_from(params: &Params) -> Result<Option<Accid>, ApiError> {
     }
 }
 
-/// `msg/sendMsg`: one point-to-point message (`ope=0`).
+/// `msg/sendMsg`: one point-to-point message (`ope=0`) or team message (`ope=1`, in
+/// `team_msg.rs`).
 pub async fn send_msg(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
     let from = params.accid("from")?;
     match params.get("ope").map(str::trim) {
         None | Some("") => return Err(ApiError::missing("ope").into()),
         Some("0") => {}
-        Some("1") => return Err(ApiError::param("ope: team messages are not supported yet").into()),
+        Some("1") => return team_msg::send_team(&s, app.id, &params).await,
         Some(v) => return Err(ApiError::param(format!("ope must be 0 or 1: {v:?}")).into()),
     }
     let req = P2pSend {
@@ -101,6 +103,9 @@ pub async fn send_msg_to_all(State(s): State<Arc<AppState>>, Nim { app, params }
         selection,
         content,
     };
+    if params.get("tids").is_some_and(|t| !t.trim().is_empty()) {
+        return team_msg::send_to_all_with_teams(&s, app.id, &params, req).await;
+    }
     let sent = s.services.send_to_all(app.id, req).await?;
     let mut data = sent_data(&sent);
     data["recipients"] = json!(sent.recipients);
@@ -155,22 +160,30 @@ pub async fn broadcast_msg(State(s): State<Arc<AppState>>, Nim { app, params }: 
 pub async fn recall(State(s): State<Arc<AppState>>, Nim { app, params }: Nim) -> Answer {
     let msgid = params.msgid("deleteMsgid")?;
     params.required_int("timetag")?;
-    match params.get("type").map(str::trim) {
+    let team = match params.get("type").map(str::trim) {
         None | Some("") => return Err(ApiError::missing("type").into()),
-        Some("7") => {}
-        Some("8") => {
-            return Err(ApiError::param("type: team messages are not supported yet").into());
-        }
+        Some("7") => false,
+        Some("8") => true,
         Some(v) => return Err(ApiError::param(format!("type must be 7 or 8: {v:?}")).into()),
-    }
+    };
+    let from = params.accid("from")?;
+    // The tid of a team recall is checked there.
+    let to = if team {
+        from.clone()
+    } else {
+        params.accid("to")?
+    };
     let r = P2pRecall {
         msgid,
-        from: params.accid("from")?,
-        to: params.accid("to")?,
+        from,
+        to,
         ignore_time: msg_params::ignore_time(&params)?,
         body: msg_params::recall_body(&params)?,
         extra: msg_params::recall_extra(&params)?,
     };
+    if team {
+        return team_msg::recall_team(&s, app.id, &params, r).await;
+    }
     s.services.recall_p2p(app.id, r).await?;
     ok(json!({}))
 }

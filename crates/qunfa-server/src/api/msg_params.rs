@@ -2,15 +2,18 @@
 //! layer's types: a message's content (with NIM's other send parameters), a targeted send's
 //! selection, a recall's tombstone.
 
-use qunfa_core::ApiError;
 use qunfa_core::account::Accid;
 use qunfa_core::audience::Selection;
 use qunfa_core::message;
+use qunfa_core::{ApiError, Code};
 use qunfa_service::content::Content;
 use qunfa_service::send::MAX_EXPLICIT;
 use serde_json::{Map, Value, json};
 
 use super::Params;
+
+/// Most accounts one message may @ (`forcepushlist`): NIM's 811 past it.
+pub const MAX_FORCE_PUSH: usize = 100;
 
 /// `type`, `body`, `ext` and NIM's optional send parameters.
 pub fn content(params: &Params, max_body: usize) -> Result<Content, ApiError> {
@@ -103,6 +106,12 @@ fn extra(params: &Params) -> Result<Option<String>, ApiError> {
     {
         let list: Vec<String> = serde_json::from_str(raw)
             .map_err(|_| ApiError::param(format!("{name} must be a JSON array of accids")))?;
+        if list.len() > MAX_FORCE_PUSH {
+            return Err(ApiError::new(
+                Code::TooManyAt,
+                format!("{name} has more than {MAX_FORCE_PUSH} accids"),
+            ));
+        }
         out.insert(name.into(), json!(list));
     }
     if let Some((name, _)) = either(params, "forcepushall", "forcePushAll") {

@@ -167,22 +167,28 @@ impl Params {
             let map: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_slice(trimmed)
                     .map_err(|_| ApiError::param("body is not a JSON object"))?;
-            let mut params = Params::default();
-            for (k, v) in map {
-                match v {
-                    serde_json::Value::Null => {}
-                    serde_json::Value::String(s) => {
-                        params.values.insert(k, s);
-                    }
-                    other => {
-                        params.not_text.insert(k.clone());
-                        params.values.insert(k, other.to_string());
-                    }
-                }
-            }
-            return Ok(params);
+            return Ok(Params::from_json(map));
         }
         Ok(parse_form(body)?.into_iter().collect())
+    }
+
+    /// The fields of a JSON object, as a JSON body gives them: a string is itself, any other
+    /// value its JSON text, `null` absent. (The gateway's frames are parsed this way too.)
+    pub fn from_json(map: serde_json::Map<String, serde_json::Value>) -> Params {
+        let mut params = Params::default();
+        for (k, v) in map {
+            match v {
+                serde_json::Value::Null => {}
+                serde_json::Value::String(s) => {
+                    params.values.insert(k, s);
+                }
+                other => {
+                    params.not_text.insert(k.clone());
+                    params.values.insert(k, other.to_string());
+                }
+            }
+        }
+        params
     }
 
     /// The raw value, if given (an empty string counts as given).

@@ -100,6 +100,15 @@ pub const DOCS: &[(&str, &str)] = &[
     ),
     ("rate_limits.broadcast.penalty_secs", "Penalty in seconds."),
     (
+        "rate_limits.team_query.count",
+        "Calls per window for team/query, per app (NIM: 30 a minute), besides the team group's limit.",
+    ),
+    (
+        "rate_limits.team_query.per_secs",
+        "Window length in seconds.",
+    ),
+    ("rate_limits.team_query.penalty_secs", "Penalty in seconds."),
+    (
         "messages.max_body_chars",
         "Longest message `body`, in characters (NIM: 5000).",
     ),
@@ -174,5 +183,33 @@ pub const DOCS: &[(&str, &str)] = &[
     (
         "gateway.login_window_secs",
         "The window of the login failure counts, in seconds.",
+    ),
+    (
+        "gateway.send_rate_per_sec",
+        "Messages one account may send over the gateway per second (on each node it is connected to); more answer `sent` with 416.",
+    ),
+    (
+        "gateway.send_burst",
+        "Sends an account may make at once before `gateway.send_rate_per_sec` applies.",
+    ),
+    (
+        "teams.max_members",
+        "The largest teamMemberLimit a team may have (NIM's console maximum: 2000; up to 1000000). A send to a big team costs what a send to a small one does.",
+    ),
+    (
+        "teams.max_owned",
+        "Teams (not dismissed) one account may own; one more answers 806 (NIM's default: 500).",
+    ),
+    (
+        "teams.max_joined",
+        "Teams one account may be a member of (NIM: 5000); invitees at it are left out (faccid).",
+    ),
+    (
+        "teams.max_managers",
+        "Managers one team may have; an addManager past it answers 815.",
+    ),
+    (
+        "teams.read_receipts",
+        "Team read receipts (markRead=1 on team sends, markReadTeamMsg, getMarkReadInfo); off: they answer 814.",
     ),
 ];

@@ -29,6 +29,30 @@ pub struct Config {
     pub messages: MessagesConfig,
     pub antispam: AntispamConfig,
     pub gateway: GatewayConfig,
+    pub teams: TeamsConfig,
+}
+
+/// `[teams]`: the limits of advanced teams.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TeamsConfig {
+    pub max_members: u32,
+    pub max_owned: u64,
+    pub max_joined: u64,
+    pub max_managers: usize,
+    pub read_receipts: bool,
+}
+
+impl Default for TeamsConfig {
+    fn default() -> Self {
+        TeamsConfig {
+            max_members: 2000,
+            max_owned: 500,
+            max_joined: 5000,
+            max_managers: 50,
+            read_receipts: true,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -48,6 +72,8 @@ pub struct GatewayConfig {
     pub login_max_failures: u32,
     pub login_max_failures_per_address: u32,
     pub login_window_secs: u64,
+    pub send_rate_per_sec: u32,
+    pub send_burst: u32,
 }
 
 impl Default for GatewayConfig {
@@ -67,6 +93,8 @@ impl Default for GatewayConfig {
             login_max_failures: 5,
             login_max_failures_per_address: 20,
             login_window_secs: 60,
+            send_rate_per_sec: 10,
+            send_burst: 20,
         }
     }
 }
@@ -142,6 +170,7 @@ pub struct RateLimits {
     pub default: Limit,
     pub batch: Limit,
     pub broadcast: Limit,
+    pub team_query: Limit,
 }
 
 impl Default for Config {
@@ -158,6 +187,7 @@ impl Default for Config {
             messages: MessagesConfig::default(),
             antispam: AntispamConfig::default(),
             gateway: GatewayConfig::default(),
+            teams: TeamsConfig::default(),
         }
     }
 }
@@ -202,6 +232,11 @@ impl Default for RateLimits {
             },
             broadcast: Limit {
                 count: 10,
+                per_secs: 60,
+                penalty_secs: 60,
+            },
+            team_query: Limit {
+                count: 30,
                 per_secs: 60,
                 penalty_secs: 60,
             },
@@ -263,10 +298,21 @@ impl Config {
             ("default", cfg.rate_limits.default),
             ("batch", cfg.rate_limits.batch),
             ("broadcast", cfg.rate_limits.broadcast),
+            ("team_query", cfg.rate_limits.team_query),
         ] {
             if l.per_secs == 0 {
                 bail!("rate_limits.{name}.per_secs must be at least 1");
             }
+        }
+        let t = &cfg.teams;
+        if !(2..=1_000_000).contains(&t.max_members) {
+            bail!("teams.max_members must be 2 to 1000000");
+        }
+        if t.max_owned == 0 || t.max_joined == 0 {
+            bail!("teams.max_owned and teams.max_joined must be at least 1");
+        }
+        if cfg.gateway.send_rate_per_sec == 0 || cfg.gateway.send_burst == 0 {
+            bail!("gateway.send_rate_per_sec and gateway.send_burst must be at least 1");
         }
         Ok(cfg)
     }

@@ -258,6 +258,11 @@ async fn fill(
 /// Who a message read from the store is for.
 async fn target_of(services: &Services, app: AppId, m: &Message) -> StoreResult<Option<Target>> {
     if let Some(o) = m.to_ordinal {
+        // A client's message reaches its sender's other sessions too.
+        if let Some(f) = m.from_ordinal {
+            let both = [o.0, f.0].into_iter().collect();
+            return Ok(Some(Target::Audience(Arc::new(both))));
+        }
         return Ok(Some(Target::One(o)));
     }
     let Some(hash) = m.audience_hash else {
@@ -351,6 +356,7 @@ mod tests {
                     default: l,
                     batch: l,
                     broadcast: l,
+                    team_query: l,
                 },
             )),
             Arc::new(SystemClock),

@@ -1,8 +1,10 @@
 //! The WebSocket gateway (`GET /ws`): client login, catch-up from the store, live events,
-//! acks and read reports. The protocol is specified in `docs/protocol.md`; `wire.rs` is the
-//! framing, done here rather than by a WebSocket library so frames are encoded once for every
-//! recipient and a connection owns no buffer while it is idle.
+//! acks and read reports, messages sent by clients and their team answers. The protocol is
+//! specified in `docs/protocol.md`; `wire.rs` is the framing, done here rather than by a
+//! WebSocket library so frames are encoded once for every recipient and a connection owns no
+//! buffer while it is idle.
 
+pub mod client;
 pub mod fanout;
 pub mod hub;
 pub mod protocol;

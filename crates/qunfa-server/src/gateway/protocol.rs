@@ -4,10 +4,12 @@
 use bytes::Bytes;
 use qunfa_core::ApiError;
 use qunfa_core::account::Accid;
+use qunfa_core::bus::Notice;
 use qunfa_core::ids::MsgId;
-use qunfa_core::message::{Message, MsgKind};
+use qunfa_core::message::{Message, MsgKind, Sent};
+use qunfa_core::team::{Invitation, Tid};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::hub::Outbound;
 use super::wire;
@@ -44,13 +46,28 @@ pub struct Login {
     pub cursor: i64,
 }
 
-/// Frames after the login.
+/// Frames after the login. The fields of `send` and of the team frames are checked by the
+/// gateway as the HTTP API checks its parameters (a refusal answers with NIM's code), so they
+/// arrive as objects.
 #[derive(Deserialize)]
-#[serde(tag = "op", rename_all = "lowercase")]
+#[serde(tag = "op", rename_all = "camelCase")]
 pub enum ClientFrame {
-    Ack { cursor: i64 },
-    Read { msgids: Vec<i64> },
+    Ack {
+        cursor: i64,
+    },
+    Read {
+        msgids: Vec<i64>,
+    },
     Ping,
+    /// A point-to-point (`ope` 0) or team (`ope` 1) message from the session's account.
+    Send(Map<String, Value>),
+    /// Recall of one's own message: `{"op":"recallMsg","msgid":…}`.
+    RecallMsg(Map<String, Value>),
+    AcceptInvite(Map<String, Value>),
+    RejectInvite(Map<String, Value>),
+    Apply(Map<String, Value>),
+    PassApply(Map<String, Value>),
+    RejectApply(Map<String, Value>),
 }
 
 /// Why a first frame is not a login.
@@ -118,17 +135,39 @@ pub fn kick(reason: &str) -> Bytes {
     text(json!({"op": "kick", "reason": reason}))
 }
 
-/// The frame for a stored message: `msg`, or `recall` for a recall tombstone. Encoded once
-/// per message, WebSocket header included, and shared by every recipient.
+/// The frame for a stored message: `msg`, `recall` for a recall tombstone, `notify` for a
+/// custom notification. Encoded once per message, WebSocket header included, and shared by
+/// every recipient.
 pub fn message(m: &Message) -> Outbound {
     let v = match m.kind {
-        MsgKind::Recall => json!({
-            "op": "recall",
-            "msgid": m.msgid,
-            "recallMsgid": m.ref_msgid,
-            "from": m.from,
-            "time": m.timetag,
-        }),
+        MsgKind::Recall => {
+            let mut v = json!({
+                "op": "recall",
+                "msgid": m.msgid,
+                "recallMsgid": m.ref_msgid,
+                "from": m.from,
+                "time": m.timetag,
+            });
+            if let Some(tid) = m.tid {
+                v["tid"] = json!(tid);
+            }
+            v
+        }
+        MsgKind::Notify => {
+            let mut v = json!({
+                "op": "notify",
+                "msgid": m.msgid,
+                "from": m.from,
+                "attach": m.body,
+                "time": m.timetag,
+            });
+            match (m.tid, &m.to) {
+                (Some(tid), _) => v["tid"] = json!(tid),
+                (None, Some(to)) => v["to"] = json!(to),
+                _ => {}
+            }
+            v
+        }
         _ => json!({"op": "msg", "msg": views::message(m, View::User)}),
     };
     Outbound {
@@ -137,8 +176,112 @@ pub fn message(m: &Message) -> Outbound {
     }
 }
 
-pub fn receipt(msgid: MsgId, reader: &Accid, time: i64) -> Outbound {
-    let v = json!({"op": "receipt", "msgid": msgid, "reader": reader, "time": time});
+pub fn receipt(msgid: MsgId, reader: &Accid, time: i64, tid: Option<Tid>) -> Outbound {
+    let mut v = json!({"op": "receipt", "msgid": msgid, "reader": reader, "time": time});
+    if let Some(tid) = tid {
+        v["tid"] = json!(tid);
+    }
+    Outbound {
+        msgid: None,
+        frame: text(v),
+    }
+}
+
+/// A refusal's `code` and `desc` into a reply object.
+fn refusal(v: &mut Value, e: &ApiError) {
+    v["code"] = json!(e.code.as_u16());
+    v["desc"] = json!(e.desc);
+}
+
+/// The answer to `send`: the stored message's id, or the refusal `sendMsg` would give.
+pub fn sent(msgid_client: Option<&str>, result: Result<&Sent, &ApiError>) -> Bytes {
+    let mut v = json!({"op": "sent", "msgidClient": msgid_client});
+    match result {
+        Ok(x) => {
+            v["code"] = json!(200);
+            v["msgid"] = json!(x.msgid);
+            v["timetag"] = json!(x.timetag);
+            v["antispam"] = json!(x.antispam);
+        }
+        Err(e) => refusal(&mut v, e),
+    }
+    text(v)
+}
+
+/// The answer to `recallMsg`.
+pub fn recall_result(msgid: Option<i64>, result: Result<(), &ApiError>) -> Bytes {
+    let mut v = json!({"op": "recallMsgResult", "msgid": msgid});
+    match result {
+        Ok(()) => v["code"] = json!(200),
+        Err(e) => refusal(&mut v, e),
+    }
+    text(v)
+}
+
+/// The answer to a team frame (`acceptInvite`, `apply`, …), echoing its `req`.
+pub fn result(req: Option<&Value>, result: Result<Option<Value>, ApiError>) -> Bytes {
+    let mut v = json!({"op": "result", "req": req.cloned().unwrap_or(Value::Null)});
+    match result {
+        Ok(data) => {
+            v["code"] = json!(200);
+            if let Some(d) = data {
+                v["data"] = d;
+            }
+        }
+        Err(e) => refusal(&mut v, &e),
+    }
+    text(v)
+}
+
+/// A pending invitation, as `teamInvite` (live, and after `synced` until answered).
+pub fn team_invite(inv: &Invitation, tname: &str) -> Bytes {
+    notice(&Notice::TeamInvite {
+        tid: inv.tid,
+        tname: tname.to_owned(),
+        inviter: inv.inviter.clone(),
+        msg: inv.msg.clone(),
+        attach: inv.attach.clone(),
+        time: inv.time_ms,
+    })
+    .frame
+}
+
+/// A notice (not a stored message, so outside the msgid sequence).
+pub fn notice(n: &Notice) -> Outbound {
+    let v = match n {
+        Notice::TeamInvite {
+            tid,
+            tname,
+            inviter,
+            msg,
+            attach,
+            time,
+        } => {
+            let mut v = json!({"op": "teamInvite", "tid": tid, "tname": tname, "inviter": inviter,
+                "msg": msg, "time": time});
+            if let Some(a) = attach {
+                v["attach"] = json!(a);
+            }
+            v
+        }
+        Notice::TeamApply {
+            tid,
+            accid,
+            msg,
+            time,
+        } => json!({"op": "teamApply", "tid": tid, "accid": accid, "msg": msg, "time": time}),
+        Notice::TeamInviteRejected {
+            tid,
+            accid,
+            msg,
+            time,
+        } => {
+            json!({"op": "teamInviteRejected", "tid": tid, "accid": accid, "msg": msg, "time": time})
+        }
+        Notice::TeamApplyRejected { tid, by, msg, time } => {
+            json!({"op": "teamApplyRejected", "tid": tid, "by": by, "msg": msg, "time": time})
+        }
+    };
     Outbound {
         msgid: None,
         frame: text(v),

@@ -277,6 +277,9 @@ async fn catch_up(
     conn.write_one(protocol::synced(cursor))
         .await
         .map_err(gone)?;
+    // Invitations still waiting for an answer, on every login.
+    let invites = Box::pin(super::client::pending_invites(s, who)).await;
+    conn.write(invites).await.map_err(gone)?;
     conn.reader.shrink();
     Ok(Some(cursor))
 }
@@ -465,5 +468,6 @@ async fn handle_frame(
             }
             Ok(None)
         }
+        other => Ok(super::client::handle(s, who, other).await),
     }
 }

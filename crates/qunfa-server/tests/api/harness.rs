@@ -130,6 +130,7 @@ impl TestServer {
                 default: c.rate_limits.default,
                 batch: c.rate_limits.batch,
                 broadcast: c.rate_limits.broadcast,
+                team_query: c.rate_limits.team_query,
             },
         };
         qunfa_store::open(&c.store.url, &opts)

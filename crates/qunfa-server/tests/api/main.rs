@@ -16,5 +16,8 @@ mod lookup;
 mod misuse;
 mod msg;
 mod targeted;
+mod team;
+mod team_msg;
+mod team_ws;
 mod user;
 mod ws;

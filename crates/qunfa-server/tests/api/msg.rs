@@ -94,10 +94,7 @@ async fn send_msg_refuses_bad_parameters() {
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (base(&[("from", "ghost")]), "ghost not register"),
         (base(&[("to", "ghost")]), "ghost not register"),
-        (
-            base(&[("ope", "1")]),
-            "ope: team messages are not supported yet",
-        ),
+        (base(&[("ope", "1")]), "to must be a team id"),
         (base(&[("ope", "2")]), "ope must be 0 or 1: \"2\""),
         (base(&[("ope", "")]), "missing parameter: ope"),
         (base(&[("option", "[1]")]), "option must be a JSON object"),
@@ -304,7 +301,7 @@ async fn recall_withdraws_a_point_to_point_message_inside_the_window() {
     };
     assert_eq!(
         recall(vec![("type", "8")]).await,
-        json!({"code": 414, "desc": "type: team messages are not supported yet"})
+        json!({"code": 414, "desc": "to must be a team id"})
     );
     assert_eq!(
         recall(vec![("type", "9")]).await,

@@ -12,6 +12,7 @@ mod apps;
 mod delivery;
 mod dict;
 mod messages;
+mod teams;
 mod words;
 
 pub use accounts::*;
@@ -19,6 +20,7 @@ pub use apps::*;
 pub use delivery::*;
 pub use dict::*;
 pub use messages::*;
+pub use teams::*;
 pub use words::*;
 
 use qunfa_core::account::{Accid, NewAccount, Profile, hash_token};
@@ -101,7 +103,13 @@ macro_rules! store_conformance_suite {
             keyword_lists_are_per_app,
             cursors_and_readers_are_kept_compactly,
             accounts_are_searched_by_accid_prefix_in_byte_order,
-            cursors_from_answers_each_cursor_at_or_past_a_msgid
+            cursors_from_answers_each_cursor_at_or_past_a_msgid,
+            teams_change_with_their_notification_and_versions,
+            team_and_member_changes_follow_change_seq,
+            memberships_counts_and_caps_are_exact,
+            invitations_and_applications_stay_pending_until_dropped,
+            guarded_stores_check_team_versions_and_keys,
+            team_messages_follow_membership_periods
         );
     };
     (@tests $make:expr; $($name:ident),*) => {

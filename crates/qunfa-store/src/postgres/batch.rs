@@ -7,10 +7,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
 
-use qunfa_core::audience;
 use qunfa_core::ids::{AppId, MAX_MSGID, MsgId};
 use qunfa_core::message::{MsgKind, NewMessage, Sent};
-use qunfa_core::store::{StoreError, StoreResult};
+use qunfa_core::store::{StoreError, StoreResult, TeamGuard};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -26,15 +25,17 @@ pub(super) const INSERT_SQL: &str = "WITH seq AS (
     ON CONFLICT (app_id, hash) DO NOTHING
 ), ins AS (
     INSERT INTO messages (app_id, msgid, kind, from_accid, to_accid, to_ordinal, msg_type, body, ext, extra,
-        msgidclient, timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, ref_msgid)
+        msgidclient, timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, ref_msgid,
+        tid, from_ordinal)
     SELECT $1::bigint, seq.first + u.ord - 1, u.kind, u.from_accid, u.to_accid, u.to_ordinal, u.msg_type, u.body,
         u.ext, u.extra, u.msgidclient, u.timetag, u.antispam, u.mark_read, u.recipients, u.audience_hash,
-        u.selection, u.offline, u.expire_ms, u.ref_msgid
+        u.selection, u.offline, u.expire_ms, u.ref_msgid, u.tid, u.from_ordinal
     FROM seq, UNNEST($6::smallint[], $7::text[], $8::text[], $9::bigint[], $10::int[], $11::text[], $12::text[],
         $13::text[], $14::text[], $15::bigint[], $16::bool[], $17::bool[], $18::bigint[], $19::bytea[], $20::text[],
-        $21::bool[], $22::bigint[], $23::bigint[])
+        $21::bool[], $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[])
         WITH ORDINALITY AS u(kind, from_accid, to_accid, to_ordinal, msg_type, body, ext, extra, msgidclient,
-            timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, ref_msgid, ord)
+            timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, ref_msgid,
+            tid, from_ordinal, ord)
 )
 SELECT first FROM seq";
 
@@ -44,11 +45,23 @@ pub(super) const RECALL_SQL: &str = "UPDATE messages SET recalled_ms = $3 \
 pub(super) const LOCK_SQL: &str =
     "SELECT app_id FROM msg_seqs WHERE app_id = ANY($1::bigint[]) ORDER BY app_id FOR UPDATE";
 
+/// An earlier message with a key: a mass message by app-wide key (`sender` NULL), any other
+/// kind by its sender's.
 pub(super) const LOOKUP_SQL: &str = "SELECT q.i, m.msgid, m.timetag, m.antispam, m.recipients \
-     FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::int[]) AS q(app_id, key, since, i) \
+     FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::int[], $5::smallint[], $6::text[]) \
+         AS q(app_id, key, since, i, kind, sender) \
      CROSS JOIN LATERAL (SELECT msgid, timetag, antispam, recipients FROM messages m \
-         WHERE m.app_id = q.app_id AND m.msgidclient = q.key AND m.kind = 1 AND m.timetag >= q.since \
+         WHERE m.app_id = q.app_id AND m.msgidclient = q.key AND m.kind = q.kind \
+         AND (q.sender IS NULL OR m.from_accid = q.sender) AND m.timetag >= q.since \
          ORDER BY m.msgid DESC LIMIT 1) m";
+
+/// The guarded teams of a batch, locked `FOR SHARE` in (app, tid) order: a team change waits
+/// for the batch or the batch for it (and then reads the version it left). Taken before
+/// `msg_seqs`, the order team changes keep too.
+pub(super) const GUARD_SQL: &str = "SELECT t.app_id, t.tid, t.version, t.dismissed FROM teams t \
+     JOIN (SELECT DISTINCT * FROM UNNEST($1::bigint[], $2::bigint[]) AS g(app_id, tid)) g \
+         ON t.app_id = g.app_id AND t.tid = g.tid \
+     ORDER BY t.app_id, t.tid FOR SHARE OF t";
 
 type Answer = Result<Vec<Row>, tokio_postgres::Error>;
 type Pending<'a> = Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
@@ -99,7 +112,7 @@ struct InBatch {
 
 /// One app's new messages in a batch, as the columns of one multi-row insert.
 #[derive(Default)]
-struct Group<'a> {
+pub(super) struct Group<'a> {
     n: i64,
     kind: Vec<i16>,
     from: Vec<&'a str>,
@@ -119,6 +132,8 @@ struct Group<'a> {
     offline: Vec<bool>,
     expire_ms: Vec<Option<i64>>,
     ref_msgid: Vec<Option<i64>>,
+    tid: Vec<Option<i64>>,
+    from_ordinal: Vec<Option<i64>>,
     aud_hash: Vec<Vec<u8>>,
     aud_bits: Vec<&'a [u8]>,
     aud_seen: HashSet<[u8; 32]>,
@@ -126,15 +141,16 @@ struct Group<'a> {
 
 impl<'a> Group<'a> {
     /// Adds a message; answers its rank in the group.
-    fn push(&mut self, m: &'a NewMessage, now_ms: i64) -> i64 {
-        let hash = m.audience.as_deref().map(|bits| {
-            let h = audience::digest(bits);
-            if self.aud_seen.insert(h) {
-                self.aud_hash.push(h.to_vec());
-                self.aud_bits.push(bits);
-            }
-            h.to_vec()
-        });
+    pub(super) fn push(&mut self, m: &'a NewMessage, now_ms: i64) -> i64 {
+        let hash = m.audience_hash();
+        // Without the bits, the message refers to an audience already stored.
+        if let (Some(h), Some(bits)) = (hash, m.audience.as_deref())
+            && self.aud_seen.insert(h)
+        {
+            self.aud_hash.push(h.to_vec());
+            self.aud_bits.push(bits);
+        }
+        let hash = hash.map(|h| h.to_vec());
         self.kind.push(m.kind.as_i64() as i16);
         self.from.push(m.from.as_str());
         self.to.push(m.to.as_ref().map(|a| a.as_str()));
@@ -154,11 +170,14 @@ impl<'a> Group<'a> {
         self.offline.push(m.offline);
         self.expire_ms.push(m.expire_ms);
         self.ref_msgid.push(m.ref_msgid.map(|r| r.0));
+        self.tid.push(m.tid.map(|t| t.0));
+        self.from_ordinal
+            .push(m.from_ordinal.map(|o| i64::from(o.0)));
         self.n += 1;
         self.n - 1
     }
 
-    fn params(&self, app: &'a i64) -> Vec<&(dyn ToSql + Sync)> {
+    pub(super) fn params(&self, app: &'a i64) -> Vec<&(dyn ToSql + Sync)> {
         const LIMIT: i64 = MAX_MSGID + 1;
         vec![
             app,
@@ -184,18 +203,26 @@ impl<'a> Group<'a> {
             &self.offline,
             &self.expire_ms,
             &self.ref_msgid,
+            &self.tid,
+            &self.from_ordinal,
         ]
     }
 }
 
-/// A keyed mass message of a batch: (job, message) and what the lookup needs.
+/// A keyed message of a batch: (job, message) and what the lookup needs.
 struct Keyed<'a> {
     job: usize,
     msg: usize,
     app: AppId,
     key: &'a str,
     since: i64,
+    kind: i16,
+    /// `None` for a mass message (its key is app-wide).
+    sender: Option<&'a str>,
 }
+
+/// What identifies a key within a batch: app, kind, sender (none for mass), key.
+type KeyOf<'a> = (AppId, i16, Option<&'a str>, &'a str);
 
 /// How a batch's statements stand to the transaction.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -208,33 +235,109 @@ pub(super) enum Tx {
     Autocommit,
 }
 
-/// Whether the idempotency check applies to a message: a mass message with a client id.
-pub(super) fn is_keyed_mass(m: &NewMessage) -> bool {
-    m.kind == MsgKind::Mass && m.msgidclient.is_some()
+/// A message's key, when the idempotency check applies to it: a mass message with a client id;
+/// in a guarded job (`any_key`), any message with one, by its sender.
+pub(super) fn key_of<'a>(job: &'a Job, m: &'a NewMessage) -> Option<KeyOf<'a>> {
+    let key = m.msgidclient.as_deref()?;
+    match m.kind {
+        MsgKind::Mass => Some((job.app, m.kind.as_i64() as i16, None, key)),
+        _ if job.any_key => Some((job.app, m.kind.as_i64() as i16, Some(m.from.as_str()), key)),
+        _ => None,
+    }
 }
 
-/// Stores `jobs` (see [`Tx`]). `Err`: a statement failed, and a transaction the batch opened
-/// must be rolled back.
+/// Whether a job needs more than one autocommitted statement: keys to look up, or guards.
+pub(super) fn needs_tx(job: &Job) -> bool {
+    !job.guards.is_empty() || job.msgs.iter().any(|m| key_of(job, m).is_some())
+}
+
+/// Stores `jobs` (see [`Tx`]). A job whose guarded teams are no longer at their versions is
+/// answered `Stale` and stores nothing. `Err`: a statement failed, and a transaction the batch
+/// opened must be rolled back.
 pub(super) async fn attempt(
     c: &Conn,
     jobs: &[&Job],
     tx: Tx,
 ) -> Result<Vec<StoreResult<Vec<Sent>>>, tokio_postgres::Error> {
+    let guards: Vec<(usize, TeamGuard)> = jobs
+        .iter()
+        .enumerate()
+        .flat_map(|(j, job)| job.guards.iter().map(move |g| (j, *g)))
+        .collect();
+    if guards.is_empty() {
+        return attempt_unguarded(c, jobs, tx != Tx::Begin).await;
+    }
+    let g_app: Vec<i64> = guards.iter().map(|(j, _)| jobs[*j].app.0).collect();
+    let g_tid: Vec<i64> = guards.iter().map(|(_, g)| g.tid.0).collect();
+    let params: [&(dyn ToSql + Sync); 2] = [&g_app, &g_tid];
+    let mut qs: Vec<Pending<'_>> = Vec::new();
+    if tx == Tx::Begin {
+        qs.push(Box::pin(c.client.query(&c.begin, &[])));
+    }
+    qs.push(Box::pin(c.client.query(&c.guard, &params)));
+    let mut answers = pipeline(qs).await;
+    let rows = answers.pop().unwrap_or_else(|| Ok(Vec::new()));
+    for a in answers {
+        a?;
+    }
+    let rows = rows?;
+    let mut stale = vec![false; jobs.len()];
+    for (j, g) in &guards {
+        let ok = rows.iter().any(|r| {
+            r.get::<_, i64>(0) == jobs[*j].app.0
+                && r.get::<_, i64>(1) == g.tid.0
+                && r.get::<_, i64>(2) == g.version
+                && !r.get::<_, bool>(3)
+        });
+        stale[*j] |= !ok;
+    }
+    let live: Vec<&Job> = jobs
+        .iter()
+        .zip(&stale)
+        .filter(|(_, s)| !**s)
+        .map(|(j, _)| *j)
+        .collect();
+    let mut done = attempt_unguarded(c, &live, true).await?.into_iter();
+    Ok(jobs
+        .iter()
+        .zip(stale)
+        .map(|(job, s)| {
+            if s {
+                Err(StoreError::Stale(format!(
+                    "a team of app {} is no longer at the version the send was checked on",
+                    job.app
+                )))
+            } else {
+                done.next()
+                    .unwrap_or_else(|| Err(StoreError::Internal("job left no result".into())))
+            }
+        })
+        .collect())
+}
+
+/// [`attempt`] once the guards are checked; `begun`: a transaction is open already (or the
+/// batch is one autocommitted statement).
+async fn attempt_unguarded(
+    c: &Conn,
+    jobs: &[&Job],
+    mut begun: bool,
+) -> Result<Vec<StoreResult<Vec<Sent>>>, tokio_postgres::Error> {
     let mut keyed: Vec<Keyed<'_>> = Vec::new();
     for (j, job) in jobs.iter().enumerate() {
         for (k, m) in job.msgs.iter().enumerate() {
-            if let (MsgKind::Mass, Some(key)) = (m.kind, &m.msgidclient) {
+            if let Some((_, kind, sender, key)) = key_of(job, m) {
                 keyed.push(Keyed {
                     job: j,
                     msg: k,
                     app: job.app,
                     key,
                     since: job.dedupe_since_ms,
+                    kind,
+                    sender,
                 });
             }
         }
     }
-    let mut begun = tx != Tx::Begin;
     let mut earlier: HashMap<(usize, usize), Sent> = HashMap::new();
     if !keyed.is_empty() {
         let apps: Vec<i64> = jobs
@@ -247,8 +350,11 @@ pub(super) async fn attempt(
         let k_key: Vec<&str> = keyed.iter().map(|k| k.key).collect();
         let k_since: Vec<i64> = keyed.iter().map(|k| k.since).collect();
         let k_i: Vec<i32> = (0..keyed.len() as i32).collect();
+        let k_kind: Vec<i16> = keyed.iter().map(|k| k.kind).collect();
+        let k_sender: Vec<Option<&str>> = keyed.iter().map(|k| k.sender).collect();
         let lock_params: [&(dyn ToSql + Sync); 1] = [&apps];
-        let lookup_params: [&(dyn ToSql + Sync); 4] = [&k_app, &k_key, &k_since, &k_i];
+        let lookup_params: [&(dyn ToSql + Sync); 6] =
+            [&k_app, &k_key, &k_since, &k_i, &k_kind, &k_sender];
         let mut qs: Vec<Pending<'_>> = Vec::new();
         if !begun {
             qs.push(Box::pin(c.client.query(&c.begin, &[])));
@@ -281,20 +387,17 @@ pub(super) async fn attempt(
 
     // Plan: each message is stored in its app's group or answered by an earlier one.
     let mut groups: BTreeMap<AppId, Group<'_>> = BTreeMap::new();
-    let mut in_batch: HashMap<(AppId, &str), Vec<InBatch>> = HashMap::new();
+    let mut in_batch: HashMap<KeyOf<'_>, Vec<InBatch>> = HashMap::new();
     let mut slots: Vec<Vec<Slot>> = Vec::with_capacity(jobs.len());
     for (j, job) in jobs.iter().enumerate() {
         let mut job_slots = Vec::with_capacity(job.msgs.len());
         let mut new_keys = Vec::new();
         for (k, m) in job.msgs.iter().enumerate() {
-            let key = match (m.kind, &m.msgidclient) {
-                (MsgKind::Mass, Some(key)) => Some(key.as_str()),
-                _ => None,
-            };
+            let key = key_of(job, m);
             if let Some(key) = key {
                 // An earlier job of the batch has a newer msgid than anything stored.
                 let same = in_batch
-                    .get(&(job.app, key))
+                    .get(&key)
                     .and_then(|v| v.iter().rev().find(|e| e.timetag >= job.dedupe_since_ms));
                 if let Some(&same) = same {
                     job_slots.push(Slot::DupOf(same));
@@ -322,7 +425,7 @@ pub(super) async fn attempt(
         // Messages of one call are not checked against each other (as if stored one by one
         // after the check), only against earlier calls.
         for (key, e) in new_keys {
-            in_batch.entry((job.app, key)).or_default().push(e);
+            in_batch.entry(key).or_default().push(e);
         }
         slots.push(job_slots);
     }

@@ -19,7 +19,7 @@ use super::{PgStore, internal, pg};
 
 pub(super) const COLS: &str = "msgid, timetag, kind, from_accid, to_accid, msg_type, body, ext, extra, msgidclient, \
      antispam, mark_read, recipients, selection, offline, expire_ms, ref_msgid, recalled_ms, deleted, \
-     to_ordinal, audience_hash";
+     to_ordinal, audience_hash, tid, from_ordinal";
 
 fn hash32(v: Option<Vec<u8>>) -> Option<[u8; 32]> {
     v.and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
@@ -49,14 +49,29 @@ pub(super) fn row(r: &Row) -> Message {
         deleted: r.get(18),
         to_ordinal: r.get::<_, Option<i64>>(19).map(|o| Ordinal(o as u32)),
         audience_hash: hash32(r.get(20)),
+        tid: r.get::<_, Option<i64>>(21).map(qunfa_core::team::Tid),
+        from_ordinal: r.get::<_, Option<i64>>(22).map(|o| Ordinal(o as u32)),
     }
 }
 
-async fn list(c: &Object, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<Message>> {
+pub(super) async fn list(
+    c: &Object,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> StoreResult<Vec<Message>> {
     let st = c.prepare_cached(sql).await.map_err(pg)?;
     let rows = c.query(&st, params).await.map_err(pg)?;
     Ok(rows.iter().map(row).collect())
 }
+
+/// The team messages in an account's inbox after a cursor (`$1` app, `$2` ordinal, `$3`
+/// cursor): in a team it was in after the cursor, inside one of its periods there.
+pub(super) const TEAM_INBOX: &str = "m.app_id = $1 AND m.tid IN (SELECT DISTINCT tid FROM team_periods \
+     WHERE app_id = $1 AND ordinal = $2 AND (leave_msgid IS NULL OR leave_msgid > $3)) \
+     AND m.msgid > $3 AND NOT m.antispam AND m.recalled_ms IS NULL AND NOT m.deleted \
+     AND (m.kind <> 5 OR m.offline) \
+     AND EXISTS (SELECT 1 FROM team_periods p WHERE p.app_id = $1 AND p.tid = m.tid AND p.ordinal = $2 \
+         AND m.msgid > p.join_msgid AND (p.leave_msgid IS NULL OR m.msgid <= p.leave_msgid))";
 
 /// Shared (audience) candidates are read in pages of this many rows at least.
 const MIN_PAGE: usize = 256;
@@ -82,7 +97,7 @@ async fn for_user(
         c,
         &format!(
             "SELECT {COLS} FROM messages WHERE app_id = $1 AND to_ordinal = $2 AND msgid > $3 \
-             AND NOT antispam AND recalled_ms IS NULL ORDER BY msgid LIMIT $4"
+             AND NOT antispam AND recalled_ms IS NULL AND (kind <> 5 OR offline) ORDER BY msgid LIMIT $4"
         ),
         &[&app.0, &o, &after.0, &lim(limit)],
     )
@@ -100,8 +115,8 @@ async fn for_user(
     };
     let page_st = c
         .prepare_cached(&format!(
-            "SELECT {COLS} FROM messages WHERE app_id = $1 AND audience_hash IS NOT NULL AND msgid > $2 \
-             AND msgid <= $3 AND NOT antispam AND recalled_ms IS NULL AND NOT deleted \
+            "SELECT {COLS} FROM messages WHERE app_id = $1 AND audience_hash IS NOT NULL AND tid IS NULL \
+             AND msgid > $2 AND msgid <= $3 AND NOT antispam AND recalled_ms IS NULL AND NOT deleted \
              AND (kind <> 2 OR (offline AND (expire_ms IS NULL OR expire_ms > $4))) ORDER BY msgid LIMIT $5"
         ))
         .await
@@ -115,6 +130,38 @@ async fn for_user(
         .map_err(pg)?;
     let page = limit.clamp(MIN_PAGE, MAX_PAGE);
     let mut member: HashMap<[u8; 32], bool> = HashMap::new();
+    // Team messages inside the account's membership periods, through messages_team: at most
+    // `limit`, all of them in its inbox (the audience check below confirms it).
+    let team = list(
+        c,
+        &format!("SELECT {COLS} FROM messages m WHERE {TEAM_INBOX} ORDER BY m.msgid LIMIT $4"),
+        &[&app.0, &o, &after.0, &lim(limit)],
+    )
+    .await?;
+    let team_hashes: Vec<Vec<u8>> = {
+        let mut seen: Vec<[u8; 32]> = Vec::new();
+        for h in team.iter().filter_map(|m| m.audience_hash) {
+            if !seen.contains(&h) {
+                seen.push(h);
+            }
+        }
+        seen.iter().map(|h| h.to_vec()).collect()
+    };
+    if !team_hashes.is_empty() {
+        for r in c
+            .query(&bits_st, &[&app.0, &team_hashes])
+            .await
+            .map_err(pg)?
+        {
+            let (Some(hash), bits) = (hash32(Some(r.get(0))), r.get::<_, &[u8]>(1)) else {
+                continue;
+            };
+            let holds = audience::decode(bits)
+                .map_err(internal)?
+                .contains(ordinal.0);
+            member.insert(hash, holds);
+        }
+    }
     let mut shared: Vec<Message> = Vec::new();
     let mut found = 0usize;
     let mut from = after.0;
@@ -169,7 +216,7 @@ async fn for_user(
     };
     inbox::collect(
         direct.into_iter().map(Ok),
-        shared.into_iter().map(Ok),
+        inbox::merge(shared.into_iter().map(Ok), team.into_iter().map(Ok)),
         holds,
         limit,
         now_ms,
@@ -310,8 +357,8 @@ impl MessageStore for PgStore {
     ) -> StoreResult<Vec<Message>> {
         let c = self.client().await?;
         let sql = format!(
-            "SELECT {COLS} FROM messages WHERE app_id = $1 AND audience_hash IS NOT NULL AND kind = 1 \
-             AND msgid < $2 ORDER BY msgid DESC LIMIT $3"
+            "SELECT {COLS} FROM messages WHERE app_id = $1 AND audience_hash IS NOT NULL AND tid IS NULL \
+             AND kind = 1 AND msgid < $2 ORDER BY msgid DESC LIMIT $3"
         );
         let before = before.map_or(i64::MAX, |b| b.0);
         list(&c, &sql, &[&app.0, &before, &lim(limit)]).await
@@ -331,8 +378,8 @@ impl MessageStore for PgStore {
             BroadcastFilter::OnlineOnly => " AND NOT offline",
         };
         let sql = format!(
-            "SELECT {COLS} FROM messages WHERE app_id = $1 AND audience_hash IS NOT NULL AND kind = 2 \
-             AND NOT deleted AND msgid <= $2{which} ORDER BY msgid DESC LIMIT $3"
+            "SELECT {COLS} FROM messages WHERE app_id = $1 AND audience_hash IS NOT NULL AND tid IS NULL \
+             AND kind = 2 AND NOT deleted AND msgid <= $2{which} ORDER BY msgid DESC LIMIT $3"
         );
         let start = start.map_or(i64::MAX, |s| s.0);
         list(&c, &sql, &[&app.0, &start, &lim(limit)]).await

@@ -10,6 +10,7 @@ mod batch;
 mod delivery;
 mod dict;
 mod messages;
+mod teams;
 mod transfer;
 mod words;
 mod writer;
@@ -25,7 +26,10 @@ use tokio_postgres::config::Host;
 
 pub use admission::PgAdmission;
 
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../../migrations/postgres/0002_teams.sql")),
+];
 
 /// How long `open` may take before it gives up on an unreachable server.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(30);

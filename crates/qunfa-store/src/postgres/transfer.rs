@@ -10,7 +10,7 @@ use qunfa_core::store::StoreResult;
 use tokio_postgres::types::ToSql;
 
 use super::{PgStore, internal, pg};
-use crate::transfer::{AccountRow, AppRow, AudienceRow, Claim, Counts, Sink};
+use crate::transfer::{AccountRow, AppRow, AudienceRow, Claim, Counts, Sink, TeamRows};
 
 const MIGRATED_FROM: &str = "migrated_from";
 
@@ -223,18 +223,24 @@ impl Sink for PgStore {
         let refs: Vec<Option<i64>> = rows.iter().map(|m| opt_i64(m.ref_msgid)).collect();
         let recalled: Vec<Option<i64>> = rows.iter().map(|m| m.recalled_ms).collect();
         let deleted: Vec<bool> = rows.iter().map(|m| m.deleted).collect();
+        let tids: Vec<Option<i64>> = rows.iter().map(|m| m.tid.map(|t| t.0)).collect();
+        let from_ords: Vec<Option<i64>> = rows
+            .iter()
+            .map(|m| m.from_ordinal.map(|o| i64::from(o.0)))
+            .collect();
         self.exec(
             "INSERT INTO messages (app_id, msgid, kind, from_accid, to_accid, to_ordinal, msg_type, body, ext, extra, \
              msgidclient, timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, \
-             ref_msgid, recalled_ms, deleted) \
+             ref_msgid, recalled_ms, deleted, tid, from_ordinal) \
              SELECT $1, * FROM UNNEST($2::bigint[], $3::smallint[], $4::text[], $5::text[], $6::bigint[], $7::int[], \
              $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bool[], $14::bool[], $15::bigint[], \
-             $16::bytea[], $17::text[], $18::bool[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bool[]) \
+             $16::bytea[], $17::text[], $18::bool[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bool[], \
+             $23::bigint[], $24::bigint[]) \
              ON CONFLICT DO NOTHING",
             &[
                 &app.0, &msgids, &kinds, &froms, &tos, &to_ords, &types, &bodies, &exts, &extras, &clients,
                 &timetags, &antispam, &mark_read, &recipients, &hashes, &selections, &offline, &expires, &refs,
-                &recalled, &deleted,
+                &recalled, &deleted, &tids, &from_ords,
             ],
         )
         .await?;
@@ -250,6 +256,128 @@ impl Sink for PgStore {
             &[&app.0, &ords, &curs],
         )
         .await?;
+        Ok(())
+    }
+
+    async fn put_teams(&self, app: AppId, rows: &TeamRows) -> StoreResult<()> {
+        if let Some(next) = rows.next_tid {
+            self.exec(
+                "INSERT INTO team_seqs (app_id, next_tid) VALUES ($1, $2) \
+                 ON CONFLICT (app_id) DO UPDATE SET next_tid = GREATEST(team_seqs.next_tid, excluded.next_tid)",
+                &[&app.0, &next],
+            )
+            .await?;
+        }
+        for (t, seq) in &rows.teams {
+            let small = |v: u8| i16::from(v);
+            self.exec(
+                "INSERT INTO teams (app_id, tid, tname, owner, icon, announcement, intro, custom, client_custom, \
+                 joinmode, beinvitemode, invitemode, uptinfomode, upcustommode, max_users, mute_type, \
+                 notify_close_online, notify_close_persistent, created_ms, updated_ms, dismissed, version, seq) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+                 $21, $22, $23) ON CONFLICT DO NOTHING",
+                &[
+                    &app.0,
+                    &t.tid.0,
+                    &t.tname,
+                    &t.owner.as_str(),
+                    &t.icon,
+                    &t.announcement,
+                    &t.intro,
+                    &t.custom,
+                    &t.client_custom,
+                    &small(t.joinmode),
+                    &small(t.beinvitemode),
+                    &small(t.invitemode),
+                    &small(t.uptinfomode),
+                    &small(t.upcustommode),
+                    &i64::from(t.max_users),
+                    &small(t.mute_type),
+                    &t.notify_close_online,
+                    &t.notify_close_persistent,
+                    &t.created_ms,
+                    &t.updated_ms,
+                    &t.dismissed,
+                    &t.version,
+                    seq,
+                ],
+            )
+            .await?;
+        }
+        for chunk in rows.members.chunks(5000) {
+            let col = |f: fn(
+                &(qunfa_core::team::Tid, qunfa_core::team::Member, bool, i64),
+            ) -> i64|
+             -> Vec<i64> { chunk.iter().map(f).collect() };
+            let tids = col(|r| r.0.0);
+            let ords = col(|r| i64::from(r.1.ordinal.0));
+            let joined = col(|r| r.1.joined_ms);
+            let updated = col(|r| r.1.updated_ms);
+            let seqs = col(|r| r.3);
+            let accids: Vec<&str> = chunk.iter().map(|r| r.1.accid.as_str()).collect();
+            let roles: Vec<i16> = chunk.iter().map(|r| r.1.role.as_i64() as i16).collect();
+            let nicks: Vec<&str> = chunk.iter().map(|r| r.1.nick.as_str()).collect();
+            let mutes: Vec<bool> = chunk.iter().map(|r| r.1.mute).collect();
+            let customs: Vec<&str> = chunk.iter().map(|r| r.1.custom.as_str()).collect();
+            let pushes: Vec<bool> = chunk.iter().map(|r| r.1.push_enable).collect();
+            let active: Vec<bool> = chunk.iter().map(|r| r.2).collect();
+            self.exec(
+                "INSERT INTO team_members (app_id, tid, ordinal, accid, role, nick, mute, custom, push_enable, \
+                 joined_ms, updated_ms, active, seq) SELECT $1, * FROM UNNEST($2::bigint[], $3::bigint[], \
+                 $4::text[], $5::smallint[], $6::text[], $7::bool[], $8::text[], $9::bool[], $10::bigint[], \
+                 $11::bigint[], $12::bool[], $13::bigint[]) ON CONFLICT DO NOTHING",
+                &[
+                    &app.0, &tids, &ords, &accids, &roles, &nicks, &mutes, &customs, &pushes, &joined,
+                    &updated, &active, &seqs,
+                ],
+            )
+            .await?;
+        }
+        for chunk in rows.periods.chunks(5000) {
+            let tids: Vec<i64> = chunk.iter().map(|p| p.0.0).collect();
+            let ords: Vec<i64> = chunk.iter().map(|p| i64::from(p.1.0)).collect();
+            let joins: Vec<i64> = chunk.iter().map(|p| p.2.0).collect();
+            let leaves: Vec<Option<i64>> = chunk.iter().map(|p| opt_i64(p.3)).collect();
+            self.exec(
+                "INSERT INTO team_periods (app_id, tid, ordinal, join_msgid, leave_msgid) \
+                 SELECT $1, * FROM UNNEST($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) \
+                 ON CONFLICT DO NOTHING",
+                &[&app.0, &tids, &ords, &joins, &leaves],
+            )
+            .await?;
+        }
+        for i in &rows.invites {
+            self.exec(
+                "INSERT INTO team_invites (app_id, tid, ordinal, accid, inviter, msg, attach, time_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                &[
+                    &app.0,
+                    &i.tid.0,
+                    &i64::from(i.ordinal.0),
+                    &i.accid.as_str(),
+                    &i.inviter.as_str(),
+                    &i.msg,
+                    &i.attach,
+                    &i.time_ms,
+                ],
+            )
+            .await?;
+        }
+        for a in &rows.applies {
+            self.exec(
+                "INSERT INTO team_applies (app_id, tid, ordinal, accid, msg, time_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                &[
+                    &app.0,
+                    &a.tid.0,
+                    &i64::from(a.ordinal.0),
+                    &a.accid.as_str(),
+                    &a.msg,
+                    &a.time_ms,
+                ],
+            )
+            .await?;
+        }
         Ok(())
     }
 
@@ -314,6 +442,11 @@ impl Sink for PgStore {
             messages: self.count(&n("messages"), app).await?,
             cursors: self.count(&n("cursors"), app).await?,
             reads: self.count(&n("reads"), app).await?,
+            team_rows: self.count(&n("teams"), app).await?
+                + self.count(&n("team_members"), app).await?
+                + self.count(&n("team_periods"), app).await?
+                + self.count(&n("team_invites"), app).await?
+                + self.count(&n("team_applies"), app).await?,
         })
     }
 }

@@ -20,7 +20,10 @@
 //! trip), then COMMIT follows once all of them succeeded. Mass messages with a
 //! `msgidclient` first lock their apps' rows and look their keys up, so the idempotency check
 //! is exact across nodes; two of them in one batch are deduplicated in memory, as if the jobs
-//! had run one after the other. If the batch fails with a database error, its jobs are retried
+//! had run one after the other. Guarded jobs (team sends, `TeamStore::store_guarded`) first
+//! lock their teams' rows `FOR SHARE`, in (app, tid) order and before `msg_seqs` (the order a
+//! team change takes them in); a job whose team moved on is answered `Stale` and the rest of
+//! the batch goes on. Their keys are checked per sender. If the batch fails with a database error, its jobs are retried
 //! one by one, each in its own savepoint, so a bad job fails alone. Replies go out only after
 //! COMMIT: on a commit or connection failure every job of the batch gets `Internal` and
 //! nothing of it is visible; the task then reconnects for the next batch. It ends when the
@@ -30,11 +33,13 @@ use std::time::{Duration, Instant};
 
 use qunfa_core::ids::{AppId, MsgId};
 use qunfa_core::message::{NewMessage, Sent};
-use qunfa_core::store::{StoreError, StoreResult, internal};
+use qunfa_core::store::{StoreError, StoreResult, TeamGuard, internal};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, Statement};
 
-use super::batch::{INSERT_SQL, LOCK_SQL, LOOKUP_SQL, RECALL_SQL, Tx, attempt, is_keyed_mass};
+use super::batch::{
+    GUARD_SQL, INSERT_SQL, LOCK_SQL, LOOKUP_SQL, RECALL_SQL, Tx, attempt, needs_tx,
+};
 use super::{Target, pg, pg_detail};
 
 /// Most jobs in one transaction.
@@ -54,6 +59,11 @@ pub(super) struct Job {
     pub(super) msgs: Vec<NewMessage>,
     /// A recall: the withdrawn msgid (`msgs` is then the tombstone alone).
     pub(super) recall: Option<MsgId>,
+    /// Store only if these teams are still at these versions (else the job answers `Stale`).
+    pub(super) guards: Vec<TeamGuard>,
+    /// Every message with a `msgidclient` is checked for an earlier one by its sender (not
+    /// only mass messages by app-wide key).
+    pub(super) any_key: bool,
     reply: oneshot::Sender<StoreResult<Vec<Sent>>>,
 }
 
@@ -101,6 +111,31 @@ impl Writer {
             dedupe_since_ms,
             msgs,
             recall: None,
+            guards: Vec::new(),
+            any_key: false,
+            reply,
+        };
+        self.submit(job, rx).await
+    }
+
+    /// `TeamStore::store_guarded`, group-committed with the other writes.
+    pub(super) async fn store_guarded(
+        &self,
+        app: AppId,
+        guards: Vec<TeamGuard>,
+        msgs: Vec<NewMessage>,
+        now_ms: i64,
+        dedupe_since_ms: i64,
+    ) -> StoreResult<Vec<Sent>> {
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            app,
+            now_ms,
+            dedupe_since_ms,
+            msgs,
+            recall: None,
+            guards,
+            any_key: true,
             reply,
         };
         self.submit(job, rx).await
@@ -120,6 +155,8 @@ impl Writer {
             dedupe_since_ms: now_ms,
             msgs: vec![tombstone],
             recall: Some(msgid),
+            guards: Vec::new(),
+            any_key: false,
             reply,
         };
         let mut sent = self.submit(job, rx).await?;
@@ -139,6 +176,7 @@ pub(super) struct Conn {
     pub(super) recall: Statement,
     pub(super) lock: Statement,
     pub(super) lookup: Statement,
+    pub(super) guard: Statement,
 }
 
 impl Conn {
@@ -154,6 +192,7 @@ impl Conn {
             recall: prepare(RECALL_SQL).await?,
             lock: prepare(LOCK_SQL).await?,
             lookup: prepare(LOOKUP_SQL).await?,
+            guard: prepare(GUARD_SQL).await?,
             client,
         })
     }
@@ -239,7 +278,7 @@ async fn commit(c: &Conn, batch: &[Job]) -> Result<Vec<StoreResult<Vec<Sent>>>, 
     // PostgreSQL runs as a transaction of its own: committed, durably, before it answers.
     let single = jobs
         .iter()
-        .all(|j| j.app == batch[0].app && j.recall.is_none() && !j.msgs.iter().any(is_keyed_mass));
+        .all(|j| j.app == batch[0].app && j.recall.is_none() && !needs_tx(j));
     let tx = if single { Tx::Autocommit } else { Tx::Begin };
     match attempt(c, &jobs, tx).await {
         Ok(results) if single => return Ok(results),

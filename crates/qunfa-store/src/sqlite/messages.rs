@@ -14,7 +14,7 @@ use super::conn::internal;
 
 pub(super) const COLS: &str = "msgid, timetag, kind, from_accid, to_accid, msg_type, body, ext, extra, msgidclient, \
                     antispam, mark_read, recipients, selection, offline, expire_ms, ref_msgid, recalled_ms, deleted, \
-                    to_ordinal, audience_hash";
+                    to_ordinal, audience_hash, tid, from_ordinal";
 
 fn hash32(v: Option<Vec<u8>>) -> Option<[u8; 32]> {
     v.and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
@@ -43,36 +43,39 @@ pub(super) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         deleted: r.get(18)?,
         to_ordinal: r.get::<_, Option<u32>>(19)?.map(Ordinal),
         audience_hash: hash32(r.get(20)?),
+        tid: r.get::<_, Option<i64>>(21)?.map(qunfa_core::team::Tid),
+        from_ordinal: r.get::<_, Option<u32>>(22)?.map(Ordinal),
     })
 }
 
-/// Stores an audience once per app; answers its content hash, which messages refer to.
-fn share_audience(c: &Connection, app: AppId, encoded: &[u8]) -> StoreResult<Vec<u8>> {
-    let hash = audience::digest(encoded).to_vec();
+/// Stores an audience once per app, by its content hash, which messages refer to.
+fn share_audience(c: &Connection, app: AppId, hash: &[u8], encoded: &[u8]) -> StoreResult<()> {
     let mut st = c
         .prepare_cached("INSERT OR IGNORE INTO audiences (app_id, hash, bits) VALUES (?1, ?2, ?3)")
         .map_err(internal)?;
     st.execute(params![app.0, hash, encoded])
         .map_err(internal)?;
-    Ok(hash)
+    Ok(())
 }
 
-fn insert(
+pub(super) fn insert(
     c: &Connection,
     app: AppId,
     msgid: MsgId,
     m: &NewMessage,
     now_ms: i64,
 ) -> StoreResult<()> {
-    let audience_hash = match &m.audience {
-        Some(encoded) => Some(share_audience(c, app, encoded)?),
-        None => None,
-    };
+    // Without the bits, the message refers to an audience already stored.
+    let audience_hash = m.audience_hash().map(|h| h.to_vec());
+    if let (Some(encoded), Some(hash)) = (&m.audience, &audience_hash) {
+        share_audience(c, app, hash, encoded)?;
+    }
     let mut st = c
         .prepare_cached(
             "INSERT INTO messages (app_id, msgid, kind, from_accid, to_accid, to_ordinal, msg_type, body, ext, extra, \
-             msgidclient, timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, ref_msgid) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+             msgidclient, timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, ref_msgid, \
+             tid, from_ordinal) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
         )
         .map_err(internal)?;
     st.execute(params![
@@ -96,6 +99,8 @@ fn insert(
         m.offline,
         m.expire_ms,
         m.ref_msgid.map(|r| r.0),
+        m.tid.map(|t| t.0),
+        m.from_ordinal.map(|o| o.0),
     ])
     .map_err(internal)?;
     Ok(())
@@ -110,7 +115,12 @@ pub(super) type MsgidSeq = std::sync::Mutex<std::collections::HashMap<AppId, i64
 /// The next free id is kept in memory (first read from the table), which spares each send a
 /// write to `apps`; a rolled-back send leaves a gap, which cursors and live delivery do not
 /// mind.
-fn next_msgids(c: &Connection, seq: &MsgidSeq, app: AppId, n: i64) -> StoreResult<MsgId> {
+pub(super) fn next_msgids(
+    c: &Connection,
+    seq: &MsgidSeq,
+    app: AppId,
+    n: i64,
+) -> StoreResult<MsgId> {
     let mut next = seq.lock().unwrap_or_else(|e| e.into_inner());
     let slot = match next.get_mut(&app) {
         Some(v) => v,
@@ -132,40 +142,68 @@ fn next_msgids(c: &Connection, seq: &MsgidSeq, app: AppId, n: i64) -> StoreResul
     Ok(MsgId(first))
 }
 
-fn store(
+/// An earlier message with `m`'s key inside the window: for a mass message by app-wide key;
+/// with `any_kind`, for any other kind by its sender's key.
+fn earlier(
+    c: &Connection,
+    app: AppId,
+    m: &NewMessage,
+    dedupe_since: i64,
+    any_kind: bool,
+) -> StoreResult<Option<Sent>> {
+    let Some(key) = &m.msgidclient else {
+        return Ok(None);
+    };
+    let found = |r: &rusqlite::Row<'_>| {
+        Ok(Sent {
+            msgid: MsgId(r.get(0)?),
+            timetag: r.get(1)?,
+            antispam: r.get(2)?,
+            recipients: r.get::<_, i64>(3)? as u64,
+            duplicate: true,
+        })
+    };
+    let sent = if m.kind == MsgKind::Mass {
+        let mut st = c
+            .prepare_cached(
+                "SELECT msgid, timetag, antispam, recipients FROM messages \
+                 WHERE app_id = ?1 AND msgidclient = ?2 AND kind = 1 AND timetag >= ?3 ORDER BY msgid DESC LIMIT 1",
+            )
+            .map_err(internal)?;
+        st.query_row(params![app.0, key, dedupe_since], found)
+    } else if any_kind {
+        let mut st = c
+            .prepare_cached(
+                "SELECT msgid, timetag, antispam, recipients FROM messages \
+                 WHERE app_id = ?1 AND msgidclient = ?2 AND kind = ?3 AND from_accid = ?4 AND timetag >= ?5 \
+                 ORDER BY msgid DESC LIMIT 1",
+            )
+            .map_err(internal)?;
+        st.query_row(
+            params![app.0, key, m.kind.as_i64(), m.from.as_str(), dedupe_since],
+            found,
+        )
+    } else {
+        return Ok(None);
+    };
+    sent.optional().map_err(internal)
+}
+
+pub(super) fn store(
     c: &Connection,
     seq: &MsgidSeq,
     app: AppId,
     msgs: &[NewMessage],
     now_ms: i64,
     dedupe_since: i64,
+    any_kind: bool,
 ) -> StoreResult<Vec<Sent>> {
     let mut out = Vec::with_capacity(msgs.len());
     let mut fresh = Vec::with_capacity(msgs.len());
     for m in msgs {
-        if let (MsgKind::Mass, Some(key)) = (m.kind, &m.msgidclient) {
-            let mut st = c
-                .prepare_cached(
-                    "SELECT msgid, timetag, antispam, recipients FROM messages \
-                     WHERE app_id = ?1 AND msgidclient = ?2 AND kind = 1 AND timetag >= ?3 ORDER BY msgid DESC LIMIT 1",
-                )
-                .map_err(internal)?;
-            let earlier = st
-                .query_row(params![app.0, key, dedupe_since], |r| {
-                    Ok(Sent {
-                        msgid: MsgId(r.get(0)?),
-                        timetag: r.get(1)?,
-                        antispam: r.get(2)?,
-                        recipients: r.get::<_, i64>(3)? as u64,
-                        duplicate: true,
-                    })
-                })
-                .optional()
-                .map_err(internal)?;
-            if let Some(sent) = earlier {
-                out.push(Some(sent));
-                continue;
-            }
+        if let Some(sent) = earlier(c, app, m, dedupe_since, any_kind)? {
+            out.push(Some(sent));
+            continue;
         }
         out.push(None);
         fresh.push(m);
@@ -242,6 +280,15 @@ fn session(c: &Connection, app: AppId, q: &SessionQuery) -> StoreResult<Vec<Mess
     rows.collect::<Result<_, _>>().map_err(internal)
 }
 
+/// The team messages in an account's inbox after a cursor (`?1` app, `?2` ordinal, `?3` cursor):
+/// in a team it was in after the cursor, inside one of its periods there.
+pub(super) const TEAM_INBOX: &str = "m.app_id = ?1 AND m.tid IN (SELECT DISTINCT tid FROM team_periods \
+     WHERE app_id = ?1 AND ordinal = ?2 AND (leave_msgid IS NULL OR leave_msgid > ?3)) \
+     AND m.msgid > ?3 AND m.antispam = 0 AND m.recalled_ms IS NULL AND m.deleted = 0 \
+     AND (m.kind <> 5 OR m.offline = 1) \
+     AND EXISTS (SELECT 1 FROM team_periods p WHERE p.app_id = ?1 AND p.tid = m.tid AND p.ordinal = ?2 \
+         AND m.msgid > p.join_msgid AND (p.leave_msgid IS NULL OR m.msgid <= p.leave_msgid))";
+
 /// Feeds [`inbox::collect`]: the account's direct messages and the messages with an audience
 /// after the cursor. The `WHERE` clauses pre-filter with the inbox rule so the indexes do the
 /// work; `inbox` decides.
@@ -256,7 +303,7 @@ fn for_user(
     let mut direct = c
         .prepare_cached(&format!(
             "SELECT {COLS} FROM messages WHERE app_id = ?1 AND to_ordinal = ?2 AND msgid > ?3 \
-             AND antispam = 0 AND recalled_ms IS NULL ORDER BY msgid LIMIT ?4"
+             AND antispam = 0 AND recalled_ms IS NULL AND (kind <> 5 OR offline = 1) ORDER BY msgid LIMIT ?4"
         ))
         .map_err(internal)?;
     let direct = direct
@@ -265,8 +312,8 @@ fn for_user(
         .map(|r| r.map_err(internal));
     let mut shared = c
         .prepare_cached(&format!(
-            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience_hash IS NOT NULL AND msgid > ?2 \
-             AND antispam = 0 AND recalled_ms IS NULL AND deleted = 0 \
+            "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience_hash IS NOT NULL AND tid IS NULL \
+             AND msgid > ?2 AND antispam = 0 AND recalled_ms IS NULL AND deleted = 0 \
              AND (kind <> 2 OR (offline = 1 AND (expire_ms IS NULL OR expire_ms > ?3))) ORDER BY msgid"
         ))
         .map_err(internal)?;
@@ -274,6 +321,19 @@ fn for_user(
         .query_map(params![app.0, after.0, now_ms], row)
         .map_err(internal)?
         .map(|r| r.map_err(internal));
+    // Team messages inside the account's membership periods, through messages_team: at most
+    // `limit`, all of them in its inbox (the audience check below confirms it).
+    let mut team = c
+        .prepare_cached(&format!(
+            "SELECT {COLS} FROM messages m WHERE {TEAM_INBOX} ORDER BY m.msgid LIMIT ?4"
+        ))
+        .map_err(internal)?;
+    let team: Vec<StoreResult<Message>> = team
+        .query_map(params![app.0, ordinal.0, after.0, limit as i64], row)
+        .map_err(internal)?
+        .map(|r| r.map_err(internal))
+        .collect();
+    let shared = inbox::merge(shared, team);
     let mut bits = c
         .prepare_cached("SELECT bits FROM audiences WHERE app_id = ?1 AND hash = ?2")
         .map_err(internal)?;
@@ -305,7 +365,7 @@ impl MessageStore for SqliteStore {
     ) -> StoreResult<Vec<Sent>> {
         let seq = self.msgids.clone();
         self.db
-            .write(move |c| store(c, &seq, app, &msgs, now_ms, dedupe_since_ms))
+            .write(move |c| store(c, &seq, app, &msgs, now_ms, dedupe_since_ms, false))
             .await
     }
 
@@ -430,8 +490,8 @@ impl MessageStore for SqliteStore {
         self.db
             .read(move |c| {
                 let sql = format!(
-                    "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience_hash IS NOT NULL AND kind = 1 \
-                     AND msgid < ?2 ORDER BY msgid DESC LIMIT ?3"
+                    "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience_hash IS NOT NULL AND tid IS NULL \
+                     AND kind = 1 AND msgid < ?2 ORDER BY msgid DESC LIMIT ?3"
                 );
                 let before = before.map_or(i64::MAX, |b| b.0);
                 list(c, &sql, params![app.0, before, limit as i64])
@@ -454,8 +514,8 @@ impl MessageStore for SqliteStore {
                     BroadcastFilter::OnlineOnly => " AND offline = 0",
                 };
                 let sql = format!(
-                    "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience_hash IS NOT NULL AND kind = 2 \
-                     AND deleted = 0 AND msgid <= ?2{which} ORDER BY msgid DESC LIMIT ?3"
+                    "SELECT {COLS} FROM messages WHERE app_id = ?1 AND audience_hash IS NOT NULL AND tid IS NULL \
+                     AND kind = 2 AND deleted = 0 AND msgid <= ?2{which} ORDER BY msgid DESC LIMIT ?3"
                 );
                 let start = start.map_or(i64::MAX, |s| s.0);
                 list(c, &sql, params![app.0, start, limit as i64])

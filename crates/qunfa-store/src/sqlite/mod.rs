@@ -8,6 +8,7 @@ mod conn;
 mod delivery;
 mod dict;
 mod messages;
+mod teams;
 mod transfer;
 mod words;
 
@@ -26,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0004_lean_messages.sql"),
     include_str!("../../migrations/sqlite/0005_shared_audiences.sql"),
     include_str!("../../migrations/sqlite/0006_change_seq.sql"),
+    include_str!("../../migrations/sqlite/0007_teams.sql"),
 ];
 
 /// The database file inside a data directory.

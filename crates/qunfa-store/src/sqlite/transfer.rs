@@ -6,11 +6,12 @@ use qunfa_core::dict::{Area, Enterptype};
 use qunfa_core::ids::{AppId, MsgId, Ordinal};
 use qunfa_core::message::Message;
 use qunfa_core::store::{AppStore, DictStore, StoreResult, WordStore};
-use rusqlite::params;
+use qunfa_core::team::{Application, Tid};
+use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
 use super::conn::internal;
-use crate::transfer::{AccountRow, AppRow, AudienceRow, Counts, Source};
+use crate::transfer::{AccountRow, AppRow, AudienceRow, Counts, Source, TeamRows};
 
 fn hash32(v: Vec<u8>) -> StoreResult<[u8; 32]> {
     <[u8; 32]>::try_from(v.as_slice()).map_err(|_| internal("a stored hash is not 32 bytes"))
@@ -220,6 +221,83 @@ impl Source for SqliteStore {
             .await
     }
 
+    async fn team_rows(&self, app: AppId) -> StoreResult<TeamRows> {
+        use super::teams::{
+            INVITE_COLS, MEMBER_COLS, TEAM_COLS, invitation_row, list, member_row, team_row,
+        };
+        self.db
+            .read(move |c| {
+                let next_tid = c
+                    .query_row(
+                        "SELECT next_tid FROM team_seqs WHERE app_id = ?1",
+                        [app.0],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(internal)?;
+                let teams = list(
+                    c,
+                    &format!("SELECT {TEAM_COLS}, seq FROM teams WHERE app_id = ?1 ORDER BY tid"),
+                    [app.0],
+                    |r| Ok((team_row(r)?, r.get(21)?)),
+                )?;
+                let members = list(
+                    c,
+                    &format!(
+                        "SELECT {MEMBER_COLS}, seq FROM team_members WHERE app_id = ?1 ORDER BY tid, ordinal"
+                    ),
+                    [app.0],
+                    |r| Ok((Tid(r.get(9)?), member_row(r)?, r.get(10)?, r.get(11)?)),
+                )?;
+                let periods = list(
+                    c,
+                    "SELECT tid, ordinal, join_msgid, leave_msgid FROM team_periods WHERE app_id = ?1 \
+                     ORDER BY tid, ordinal, join_msgid",
+                    [app.0],
+                    |r| {
+                        Ok((
+                            Tid(r.get(0)?),
+                            Ordinal(r.get(1)?),
+                            MsgId(r.get(2)?),
+                            r.get::<_, Option<i64>>(3)?.map(MsgId),
+                        ))
+                    },
+                )?;
+                let invites = list(
+                    c,
+                    &format!(
+                        "SELECT {INVITE_COLS} FROM team_invites WHERE app_id = ?1 ORDER BY tid, ordinal"
+                    ),
+                    [app.0],
+                    invitation_row,
+                )?;
+                let applies = list(
+                    c,
+                    "SELECT tid, ordinal, accid, msg, time_ms FROM team_applies WHERE app_id = ?1 \
+                     ORDER BY tid, ordinal",
+                    [app.0],
+                    |r| {
+                        Ok(Application {
+                            tid: Tid(r.get(0)?),
+                            ordinal: Ordinal(r.get(1)?),
+                            accid: Accid::from_stored(r.get(2)?),
+                            msg: r.get(3)?,
+                            time_ms: r.get(4)?,
+                        })
+                    },
+                )?;
+                Ok(TeamRows {
+                    next_tid,
+                    teams,
+                    members,
+                    periods,
+                    invites,
+                    applies,
+                })
+            })
+            .await
+    }
+
     async fn counts(&self, app: AppId) -> StoreResult<Counts> {
         let words = WordStore::words(self, app).await?.len() as u64;
         self.db
@@ -242,6 +320,11 @@ impl Source for SqliteStore {
                     messages: n("messages")?,
                     cursors: n("cursors")?,
                     reads: n("reads")?,
+                    team_rows: n("teams")?
+                        + n("team_members")?
+                        + n("team_periods")?
+                        + n("team_invites")?
+                        + n("team_applies")?,
                 })
             })
             .await

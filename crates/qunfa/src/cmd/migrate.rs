@@ -77,7 +77,15 @@ impl Progress {
 }
 
 fn total(c: &Counts) -> u64 {
-    c.accounts + c.areas + c.enterptypes + c.words + c.audiences + c.messages + c.cursors + c.reads
+    c.accounts
+        + c.areas
+        + c.enterptypes
+        + c.words
+        + c.audiences
+        + c.messages
+        + c.cursors
+        + c.reads
+        + c.team_rows
 }
 
 async fn copy_app(
@@ -124,6 +132,10 @@ async fn copy_app(
         target.put_messages(app, &rows).await?;
         p.add(rows.len());
     }
+    p.what(format!("{name}: teams"));
+    let teams = source.team_rows(app).await?;
+    target.put_teams(app, &teams).await?;
+    p.add(teams.len());
     p.what(format!("{name}: cursors and reads"));
     let mut after = None;
     loop {

@@ -64,6 +64,7 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<qunfa_store::Backend> {
             default: rl.default,
             batch: rl.batch,
             broadcast: rl.broadcast,
+            team_query: rl.team_query,
         },
     };
     qunfa_store::open(&cfg.store.url, &opts)

@@ -3,6 +3,7 @@
 
 mod generate;
 mod send;
+mod team;
 mod ws;
 
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use clap::Subcommand;
 use super::Ctx;
 use generate::generate;
 use send::{SendArgs, send};
+use team::{TeamArgs, team};
 
 #[derive(Subcommand)]
 pub enum BenchCmd {
@@ -25,6 +27,10 @@ pub enum BenchCmd {
         #[arg(long, default_value = "bench-data")]
         dir: PathBuf,
     },
+    /// A team of `bench gen` accounts for the team benchmarks (see `bench send --endpoint
+    /// teamMsg`, `--endpoint markReadInfo`, `bench fanout --team`), optionally with one
+    /// markRead=1 message read by --readers members. Prints the tid.
+    Team(TeamArgs),
     /// Load generator: signed msg/sendMsgToAll or msg/sendMsg calls against a running server
     /// (users from `bench gen`, imported). Prints answers by code, throughput, client-observed
     /// latency and server time (the answers' `Server-Timing: app;dur=` header), p50/p90/p99/max.
@@ -45,6 +51,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCmd::Gen { users, dir } => generate(users, &dir)?,
         BenchCmd::Send(args) => send(ctx, args).await?,
+        BenchCmd::Team(args) => team(ctx, args).await?,
         BenchCmd::Fanout(args) => ws::fanout(ctx, args).await?,
         BenchCmd::Reconnect(args) => ws::reconnect(ctx, args).await?,
     }

@@ -23,6 +23,12 @@ pub enum Endpoint {
     /// msg/sendMsg: one point-to-point message.
     #[value(name = "sendMsg")]
     SendMsg,
+    /// msg/sendMsg ope=1: one message into the team --tid (from --from, a member).
+    #[value(name = "teamMsg")]
+    TeamMsg,
+    /// team/getMarkReadInfo of --msgid in --tid (sent by --from; see `bench team --readers`).
+    #[value(name = "markReadInfo")]
+    MarkReadInfo,
 }
 
 #[derive(clap::Args)]
@@ -53,6 +59,15 @@ pub struct SendArgs {
     /// sendMsg: the recipient.
     #[arg(long, default_value = "u0000001")]
     to: String,
+    /// teamMsg, markReadInfo: the team (`qunfa bench team` prints it).
+    #[arg(long)]
+    tid: Option<i64>,
+    /// markReadInfo: the message.
+    #[arg(long)]
+    msgid: Option<i64>,
+    /// markReadInfo: answer the reader and non-reader accids too (snapshot=true).
+    #[arg(long)]
+    snapshot: bool,
     /// Also write every measured call to this CSV file (start_ms,client_ms,server_ms,outcome).
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
@@ -83,6 +98,34 @@ fn plan(args: &SendArgs) -> anyhow::Result<(&'static str, Form, String)> {
             params.push(("ope".into(), "0".into()));
             params.push(("to".into(), args.to.clone()));
             Ok(("msg/sendMsg", params, what))
+        }
+        Endpoint::TeamMsg | Endpoint::MarkReadInfo => {
+            let tid = args
+                .tid
+                .context("--tid names the team (qunfa bench team prints it)")?;
+            let from = args.from.clone().unwrap_or_else(|| "u0000000".into());
+            if args.endpoint == Endpoint::TeamMsg {
+                params.push(("from".into(), from.clone()));
+                params.push(("ope".into(), "1".into()));
+                params.push(("to".into(), tid.to_string()));
+                return Ok((
+                    "msg/sendMsg",
+                    params,
+                    format!("from {from} into team {tid}"),
+                ));
+            }
+            let msgid = args.msgid.context("--msgid names the message")?;
+            let params: Form = vec![
+                ("tid".into(), tid.to_string()),
+                ("msgid".into(), msgid.to_string()),
+                ("fromAccid".into(), from),
+                ("snapshot".into(), args.snapshot.to_string()),
+            ];
+            Ok((
+                "team/getMarkReadInfo",
+                params,
+                format!("message {msgid} of team {tid}"),
+            ))
         }
         Endpoint::SendMsgToAll => {
             let mut what = Vec::new();

@@ -16,8 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::fleet::{Fleet, Shared, receive};
 use super::{
-    Accounts, connect_login, pct, raise_nofile, rss_kib, send_to_all, send_to_all_timed, sorted,
-    ws_endpoint,
+    Accounts, connect_login, pct, raise_nofile, rss_kib, send_to_all, sorted, ws_endpoint,
 };
 use crate::cmd::{Ctx, Target};
 
@@ -65,6 +64,13 @@ pub struct FanoutArgs {
     /// Default: the `--url` node.
     #[arg(long = "client-url", value_name = "URL")]
     client_urls: Vec<String>,
+    /// Send team messages into this team (msg/sendMsg ope=1, from --team-from) instead of
+    /// sendMsgToAll: the clients must be its members (`qunfa bench team --members N`).
+    #[arg(long, value_name = "TID")]
+    team: Option<i64>,
+    /// The sender of the team messages (a member; its own session gets them too).
+    #[arg(long, default_value = "u0000000")]
+    team_from: String,
     #[command(flatten)]
     accounts: Accounts,
     #[command(flatten)]
@@ -232,7 +238,7 @@ pub async fn fanout(ctx: &Ctx, args: FanoutArgs) -> anyhow::Result<()> {
 
     let mut acked: Vec<i64> = Vec::new();
     if args.sends > 0 {
-        latency_phase(&nim, &shared, args.sends, &mut acked).await?;
+        latency_phase(&nim, &shared, args.sends, post_to(&args), &mut acked).await?;
     }
     if args.duration > 0 {
         let before = server_pid.as_deref().and_then(rss_kib);
@@ -293,11 +299,53 @@ pub async fn fanout(ctx: &Ctx, args: FanoutArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The team the sends go into, and their sender (`--team`, `--team-from`).
+fn post_to(args: &FanoutArgs) -> Option<(String, String)> {
+    args.team.map(|t| (t.to_string(), args.team_from.clone()))
+}
+
+/// What the sends are, for the report.
+fn what(team: bool) -> &'static str {
+    if team { "team message" } else { "sendMsgToAll" }
+}
+
+/// One send: a sendMsgToAll to everyone, or a message into the team; `at` (ns since the
+/// bench started) goes into the body, for the clients to time its delivery.
+async fn post(
+    nim: &NimClient,
+    team: Option<&(String, String)>,
+    at: Option<u64>,
+) -> anyhow::Result<i64> {
+    match (team, at) {
+        (None, None) => send_to_all(nim, None).await,
+        (None, Some(at)) => super::send_to_all_timed(nim, at).await,
+        (Some((tid, from)), at) => {
+            let timed;
+            let body = match at {
+                Some(t) => {
+                    timed = serde_json::json!({"msg": "qunfa bench", "t": t}).to_string();
+                    timed.as_str()
+                }
+                None => super::BODY,
+            };
+            let params = [
+                ("from", from.as_str()),
+                ("ope", "1"),
+                ("to", tid.as_str()),
+                ("type", "0"),
+                ("body", body),
+            ];
+            super::msgid_from(nim.call("msg/sendMsg", &params).await?)
+        }
+    }
+}
+
 /// One sendMsgToAll at a time, each waited for until every online client has it.
 async fn latency_phase(
     nim: &NimClient,
     shared: &Shared,
     sends: usize,
+    team: Option<(String, String)>,
     acked: &mut Vec<i64>,
 ) -> anyhow::Result<()> {
     let (mut first, mut last, mut answer) = (Vec::new(), Vec::new(), Vec::new());
@@ -311,7 +359,7 @@ async fn latency_phase(
         shared.floor.store(floor, Ordering::Relaxed);
         let before = shared.deliveries.load(Ordering::Relaxed);
         let t0 = shared.base.elapsed().as_nanos() as u64;
-        let msgid = send_to_all(nim, None).await?;
+        let msgid = post(nim, team.as_ref(), None).await?;
         let t_answer = shared.base.elapsed().as_nanos() as u64;
         acked.push(msgid);
         floor = msgid;
@@ -338,7 +386,8 @@ async fn latency_phase(
     let (first, last, answer) = (sorted(first), sorted(last), sorted(answer));
     println!();
     println!(
-        "one sendMsgToAll at a time to {} online clients ({sends} sends; ms after the call started)",
+        "one {} at a time to {} online clients ({sends} sends; ms after the call started)",
+        what(team.is_some()),
         shared.online.load(Ordering::Relaxed)
     );
     println!(
@@ -479,11 +528,11 @@ async fn sustained_phase(
             break;
         }
         started_calls += 1;
-        let (nim, done_tx) = (nim.clone(), done_tx.clone());
+        let (nim, done_tx, team) = (nim.clone(), done_tx.clone(), post_to(args));
         let at = shared.base.elapsed().as_nanos() as u64;
         tokio::spawn(async move {
             let t = Instant::now();
-            let r = send_to_all_timed(&nim, at)
+            let r = post(&nim, team.as_ref(), Some(at))
                 .await
                 .map_err(|e| format!("{e:#}"));
             let _ = done_tx.send((r, t.elapsed().as_secs_f64() * 1000.0));
@@ -519,7 +568,8 @@ async fn sustained_phase(
         "back to back".to_owned()
     };
     println!(
-        "sustained: sendMsgToAll {pace} for {} s to {online} clients, at most {window} not yet received by all",
+        "sustained: {} {pace} for {} s to {online} clients, at most {window} not yet received by all",
+        what(args.team.is_some()),
         args.duration
     );
     if let Some((ok, failed)) = p2p {

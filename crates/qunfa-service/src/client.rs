@@ -1,0 +1,154 @@
+//! Messages sent by clients over the gateway: a point-to-point or team message from the
+//! session's account, with the same rules as `msg/sendMsg` (validation, keyword filter,
+//! limits, `msgidClient` idempotency), a per-account rate limit (416), and multi-device sync:
+//! the sender's other sessions get what it sent.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use qunfa_core::account::Accid;
+use qunfa_core::bus::Target;
+use qunfa_core::ids::{AppId, Ordinal};
+use qunfa_core::message::{MsgKind, NewMessage, Sent};
+use qunfa_core::team::Tid;
+use qunfa_core::{ApiError, Code};
+
+use crate::Services;
+use crate::content::Content;
+use crate::teams::messages::TeamSend;
+
+/// Who a client's message is for.
+#[derive(Clone, Debug)]
+pub enum ClientTo {
+    Account(Accid),
+    Team(Tid),
+}
+
+/// A client's `send` frame, parsed.
+#[derive(Clone, Debug)]
+pub struct ClientSend {
+    pub to: ClientTo,
+    pub content: Content,
+    pub mark_read: bool,
+    pub msgidclient: Option<String>,
+}
+
+/// Per-account token buckets: `rate` sends a second, bursts of `burst`. Kept per node (a
+/// client's sends go through the node it is connected to).
+pub struct SendLimiter {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<(AppId, Ordinal), (f64, i64)>>,
+}
+
+impl SendLimiter {
+    pub fn new(rate_per_sec: u32, burst: u32) -> SendLimiter {
+        SendLimiter {
+            rate: f64::from(rate_per_sec),
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// Takes one send from the account's bucket at `now_ms`; `false` when it is empty.
+    pub fn take(&self, app: AppId, who: Ordinal, now_ms: i64) -> bool {
+        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if b.len() > 100_000 {
+            // Full buckets are the same as no bucket: forget those, so idle accounts cost nothing.
+            let (rate, burst) = (self.rate, self.burst);
+            b.retain(|_, (tokens, at)| {
+                *tokens + (now_ms - *at).max(0) as f64 / 1000.0 * rate < burst
+            });
+        }
+        let (tokens, at) = b.entry((app, who)).or_insert((self.burst, now_ms));
+        let refill = (now_ms - *at).max(0) as f64 / 1000.0 * self.rate;
+        *tokens = (*tokens + refill).min(self.burst);
+        *at = now_ms;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl Services {
+    /// A client's send, as the session's account: the message as `sendMsg` would store it.
+    pub async fn client_send(
+        &self,
+        app: AppId,
+        from: &Accid,
+        from_o: Ordinal,
+        req: ClientSend,
+    ) -> Result<Sent, ApiError> {
+        if !self.send_limit.take(app, from_o, self.now_ms()) {
+            return Err(ApiError::new(
+                Code::RateLimited,
+                format!(
+                    "too many sends: at most {} a second (gateway.send_rate_per_sec)",
+                    self.send_limit.rate()
+                ),
+            ));
+        }
+        match req.to {
+            ClientTo::Team(tid) => {
+                self.send_team(
+                    app,
+                    TeamSend {
+                        from: from.clone(),
+                        tid,
+                        content: req.content,
+                        mark_read: req.mark_read,
+                        msgidclient: req.msgidclient,
+                    },
+                )
+                .await
+            }
+            ClientTo::Account(to) => {
+                let to_o = self.registered(app, &to).await?;
+                let mut m = NewMessage::new(
+                    MsgKind::P2p,
+                    from.clone(),
+                    req.content.msg_type,
+                    req.content.body_text(),
+                );
+                m.antispam = self.words.hits(app, &req.content.shown_text()).await?;
+                m.to = Some(to);
+                m.to_ordinal = Some(to_o);
+                m.from_ordinal = Some(from_o);
+                m.ext = req.content.ext;
+                m.extra = req.content.extra;
+                m.mark_read = req.mark_read;
+                m.msgidclient = req.msgidclient;
+                let both = Arc::new([to_o.0, from_o.0].into_iter().collect());
+                let since = self.now_ms() - self.rules.dedupe_window_secs * 1000;
+                let sent = self
+                    .commit_guarded(app, Vec::new(), vec![(m, Target::Audience(both))], since)
+                    .await?;
+                sent.into_iter()
+                    .next()
+                    .ok_or_else(|| ApiError::internal("store answered no result for one message"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_refill_at_the_rate() {
+        let l = SendLimiter::new(10, 20);
+        let (app, who) = (AppId(1), Ordinal(7));
+        assert_eq!((0..25).filter(|_| l.take(app, who, 0)).count(), 20);
+        assert!(!l.take(app, who, 50));
+        assert!(l.take(app, who, 100), "one more after 100 ms");
+        assert!(l.take(app, Ordinal(8), 100), "accounts are apart");
+    }
+}
