@@ -51,9 +51,10 @@ pub struct SessionHandle {
     pub ordinal: Ordinal,
     /// The account's last kick when it logged in: only later kicks end this session.
     kick_seq: AtomicI64,
-    /// The bounded send queue. A plain `VecDeque` allocates nothing until the first frame
-    /// (tokio's mpsc allocates a 32-slot block per channel up front: 1.6 KB per idle client).
-    queue: Mutex<VecDeque<Outbound>>,
+    /// The bounded send queue, and the socket while the hub may write to it directly. A plain
+    /// `VecDeque` allocates nothing until the first frame (tokio's mpsc allocates a 32-slot
+    /// block per channel up front: 1.6 KB per idle client).
+    queue: Mutex<Queue>,
     capacity: usize,
     waker: AtomicWaker,
     /// Non-zero: the close code the session must close with (and `kick_reason` for 4003).
@@ -62,6 +63,29 @@ pub struct SessionHandle {
     /// When the client was last heard from, in ms since the hub started.
     heard_ms: AtomicU64,
 }
+
+/// A session's send queue, and whether the hub may write to the socket itself.
+///
+/// While the session task is parked in its live loop with nothing of its own to write, a
+/// frame offered to an empty queue is written to the socket by the hub, under this lock: no
+/// wake-up, no task poll, one `writev` in the hub's walk (what the ceiling probe does for every
+/// connection). Whatever the socket does not take is queued and the session task woken, as
+/// before. The session takes the lock and turns direct writes off whenever it runs, so the two
+/// never write at once and the frames keep their order.
+#[derive(Default)]
+struct Queue {
+    frames: VecDeque<Outbound>,
+    /// The rest of a frame the hub wrote only partly: it goes out before anything else, even
+    /// after a close request (a close frame must not cut a frame short).
+    tail: Option<Bytes>,
+    socket: Option<Arc<tokio::net::TcpStream>>,
+    /// `Some(cursor)`: the session is parked, live, its own buffer empty; messages at or
+    /// below `cursor` were already sent by its catch-up.
+    direct: Option<MsgId>,
+}
+
+/// Frames one direct write gathers at most.
+const DIRECT_MAX: usize = 64;
 
 impl SessionHandle {
     /// Asks the session to close with `code`; the first reason wins.
@@ -104,41 +128,126 @@ impl SessionHandle {
     }
 
     fn offer(&self, out: &Outbound) -> bool {
-        {
-            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-            if q.len() >= self.capacity {
+        self.offer_all(&[out])
+    }
+
+    /// Offers `outs` (in order): written to the socket at once when the session is parked
+    /// and nothing is queued, else queued. `false`: the queue is full and the session is
+    /// closed as too slow (what was not taken is dropped; it resyncs from its cursor).
+    fn offer_all(&self, outs: &[&Outbound]) -> bool {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rest = outs;
+        if let (Some(cursor), true) = (q.direct, q.frames.is_empty()) {
+            if self.closing() {
+                return true;
+            }
+            let fresh = |o: &Outbound| o.msgid.is_none_or(|id| id > cursor);
+            let mut slices = [std::io::IoSlice::new(&[]); DIRECT_MAX];
+            let mut k = 0;
+            let mut taken = 0;
+            for o in rest.iter().take(DIRECT_MAX) {
+                taken += 1;
+                if fresh(o) {
+                    slices[k] = std::io::IoSlice::new(&o.frame);
+                    k += 1;
+                }
+            }
+            let written = match (&q.socket, k) {
+                (_, 0) => 0,
+                (Some(sock), _) => sock.try_write_vectored(&slices[..k]).unwrap_or(0),
+                (None, _) => 0,
+            };
+            // What the socket did not take, in order: the tail of a partly written frame
+            // first.
+            let mut left = written;
+            let mut pending = VecDeque::new();
+            for o in rest.iter().take(taken) {
+                if !fresh(o) {
+                    continue;
+                }
+                let len = o.frame.len();
+                if left >= len {
+                    left -= len;
+                } else if left > 0 {
+                    q.tail = Some(o.frame.slice(left..));
+                    left = 0;
+                } else {
+                    pending.push_back((*o).clone());
+                }
+            }
+            rest = &rest[taken..];
+            if q.tail.is_none() && pending.is_empty() && rest.is_empty() {
+                return true;
+            }
+            q.direct = None;
+            q.frames = pending;
+        }
+        for out in rest {
+            if q.frames.len() >= self.capacity {
                 drop(q);
                 self.close(close::TOO_SLOW, None);
                 return false;
             }
-            q.push_back(out.clone());
+            q.frames.push_back((*out).clone());
         }
+        drop(q);
         self.waker.wake();
         true
     }
 
-    /// Moves up to `max` queued frames to `out`, skipping messages at or below `cursor`
-    /// (already sent by the catch-up); answers how many were taken off the queue.
-    pub fn take(&self, out: &mut VecDeque<Bytes>, max: usize, cursor: MsgId) -> usize {
+    /// The session task runs: the hub stops writing to the socket (until [`Self::park`]).
+    pub fn unpark(&self) {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).direct = None;
+    }
+
+    /// The session task is about to wait with nothing of its own to write: the hub may write
+    /// messages above `cursor` to `socket` directly. Does nothing if frames are queued (the
+    /// offer that queued them woke the task, which takes them next).
+    pub fn park(&self, socket: &Arc<tokio::net::TcpStream>, cursor: MsgId) {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        let n = q.len().min(max);
-        for o in q.drain(..n) {
+        if q.frames.is_empty() && q.tail.is_none() && !self.closing() {
+            if q.socket.is_none() {
+                q.socket = Some(socket.clone());
+            }
+            q.direct = Some(cursor);
+        }
+    }
+
+    /// The session ends: the hub no longer writes to, or holds, its socket. Answers the rest
+    /// of a frame the hub wrote partly, which must be finished before the close frame.
+    pub fn detach(&self) -> Option<Bytes> {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.direct = None;
+        q.socket = None;
+        q.tail.take()
+    }
+
+    /// Moves up to `max` queued frames to `out`, skipping messages at or below `cursor`
+    /// (already sent by the catch-up); answers how many were taken off the queue, and whether
+    /// the first is the rest of a frame the hub wrote partly (it must not be dropped).
+    pub fn take(&self, out: &mut VecDeque<Bytes>, max: usize, cursor: MsgId) -> (usize, bool) {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let tail = q.tail.take();
+        let started = tail.is_some();
+        out.extend(tail);
+        let n = q.frames.len().min(max);
+        for o in q.frames.drain(..n) {
             if o.msgid.is_none_or(|id| id > cursor) {
                 out.push_back(o.frame);
             }
         }
-        if q.is_empty() && q.capacity() > 4 {
+        if q.frames.is_empty() && q.frames.capacity() > 4 {
             // A burst is over: give its memory back rather than keep it per idle client.
-            *q = VecDeque::new();
+            q.frames = VecDeque::new();
         }
-        n
+        (n + usize::from(started), started)
     }
 
     fn pop(&self) -> Option<Outbound> {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        let out = q.pop_front();
-        if q.is_empty() && q.capacity() > 4 {
-            *q = VecDeque::new();
+        let out = q.frames.pop_front();
+        if q.frames.is_empty() && q.frames.capacity() > 4 {
+            q.frames = VecDeque::new();
         }
         out
     }
@@ -251,7 +360,7 @@ impl Hub {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             ordinal,
             kick_seq: AtomicI64::new(kick_seq),
-            queue: Mutex::new(VecDeque::new()),
+            queue: Mutex::new(Queue::default()),
             capacity: self.queue_frames,
             waker: AtomicWaker::new(),
             close_code: AtomicU16::new(0),
@@ -384,21 +493,23 @@ impl Hub {
             }
         };
         let mut n = 0u64;
+        let mut mine: Vec<&Outbound> = Vec::with_capacity(ds.len());
         for chunk in sessions.chunks(CHUNK) {
             for h in chunk {
+                mine.clear();
                 for d in ds {
                     let meant = match &d.target {
                         Target::One(o) => *o == h.ordinal,
                         Target::Audience(bits) => bits.contains(h.ordinal.0),
                     };
                     if meant {
-                        // A full queue closes the session (it resyncs from its cursor): offering
-                        // it the later messages could only open a gap before that cursor.
-                        if !h.offer(&d.out) {
-                            break;
-                        }
-                        n += 1;
+                        mine.push(&d.out);
                     }
+                }
+                // A full queue closes the session (it resyncs from its cursor): offering it
+                // the later messages could only open a gap before that cursor.
+                if !mine.is_empty() && h.offer_all(&mine) {
+                    n += mine.len() as u64;
                 }
             }
             tokio::task::yield_now().await;

@@ -17,7 +17,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use qunfa_core::ids::MsgId;
 use qunfa_service::login::Session;
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::hub::SessionHandle;
@@ -35,20 +34,24 @@ type Closing = Result<(), (u16, &'static str)>;
 
 /// The connection: its socket, what has been read off it, and what is on its way out.
 struct Conn {
-    tcp: TcpStream,
+    /// Shared with the hub, which writes to it while the session is parked (`hub::Queue`).
+    tcp: Arc<TcpStream>,
     reader: Reader,
     /// Frames not yet fully written, and how much of the first one was.
     out: VecDeque<Bytes>,
     offset: usize,
+    /// The first frame of `out` is partly on the wire already (written by the hub).
+    head_started: bool,
 }
 
 impl Conn {
     fn new(tcp: TcpStream, max_frame: usize) -> Conn {
         Conn {
-            tcp,
+            tcp: Arc::new(tcp),
             reader: Reader::new(max_frame),
             out: VecDeque::new(),
             offset: 0,
+            head_started: false,
         }
     }
 
@@ -63,7 +66,14 @@ impl Conn {
                 for f in self.out.iter().skip(1).take(63) {
                     slices.push(IoSlice::new(f));
                 }
-                self.tcp.write_vectored(&slices).await?
+                loop {
+                    match self.tcp.try_write_vectored(&slices) {
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            self.tcp.writable().await?
+                        }
+                        r => break r?,
+                    }
+                }
             };
             if n == 0 {
                 return Err(std::io::ErrorKind::WriteZero.into());
@@ -99,7 +109,7 @@ impl Conn {
                 Some(Incoming::Pong) => {}
                 Some(Incoming::Close(_)) => return Ok(None),
                 Some(m) => return Ok(Some(m)),
-                None => match self.tcp.read_buf(self.reader.buffer()).await {
+                None => match read_buf(&self.tcp, self.reader.buffer()).await {
                     Ok(0) | Err(_) => return Ok(None),
                     Ok(_) => {}
                 },
@@ -112,7 +122,7 @@ impl Conn {
     /// then waits for the client to close its side, all within `within`: a client that is not
     /// reading may never take it.
     async fn close(mut self, last: &[Bytes], code: u16, reason: &str, within: Duration) {
-        let started = usize::from(self.offset > 0);
+        let started = usize::from(self.offset > 0 || self.head_started);
         self.out.truncate(started);
         self.out.extend(last.iter().cloned());
         self.out.push_back(wire::close(code, reason));
@@ -120,11 +130,13 @@ impl Conn {
             if self.flush().await.is_err() {
                 return;
             }
-            let _ = self.tcp.shutdown().await;
+            let _ = socket2::SockRef::from(&*self.tcp).shutdown(std::net::Shutdown::Write);
             // Reading to the end lets the client's close (and anything it had in flight)
             // arrive, so the connection ends with a FIN rather than a reset.
-            let mut sink = [0u8; 512];
-            while matches!(self.tcp.read(&mut sink).await, Ok(n) if n > 0) {}
+            let mut sink = bytes::BytesMut::with_capacity(512);
+            while matches!(read_buf(&self.tcp, &mut sink).await, Ok(n) if n > 0) {
+                sink.clear();
+            }
         })
         .await;
     }
@@ -202,6 +214,12 @@ pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std:
     let (handle, _) = s.hub.register(who.app.id, who.ordinal, who.kick_seq);
     let result = serve(&s, &who, &handle, &mut conn).await;
     s.hub.unregister(who.app.id, &handle);
+    if let Some(tail) = handle.detach() {
+        // The rest of a frame the hub wrote partly (nothing else can be queued before it).
+        conn.out.push_front(tail);
+        conn.offset = 0;
+        conn.head_started = true;
+    }
     let (last, code, reason): (Vec<Bytes>, u16, &str) = match handle.close_code() {
         0 => match result {
             Ok(()) => (vec![], 1000, ""),
@@ -354,12 +372,17 @@ impl Conn {
         cursor: MsgId,
     ) -> Poll<Woken> {
         handle.register_waker(cx);
+        handle.unpark();
         if handle.closing() {
             return Poll::Ready(Woken::Closing);
         }
         loop {
-            if self.out.is_empty() && handle.take(&mut self.out, MAX_BATCH, cursor) == 0 {
-                break;
+            if self.out.is_empty() {
+                let (n, started) = handle.take(&mut self.out, MAX_BATCH, cursor);
+                if n == 0 {
+                    break;
+                }
+                self.head_started = started;
             }
             if self.out.is_empty() {
                 continue;
@@ -376,7 +399,12 @@ impl Conn {
         }
         loop {
             match self.tcp.poll_read_ready(cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    if self.out.is_empty() {
+                        handle.park(&self.tcp, cursor);
+                    }
+                    return Poll::Pending;
+                }
                 Poll::Ready(Err(_)) => return Poll::Ready(Woken::Gone),
                 Poll::Ready(Ok(())) => {}
             }
@@ -400,10 +428,17 @@ impl Conn {
                 slices[i] = IoSlice::new(if i == 0 { &f[self.offset..] } else { f });
                 k = i + 1;
             }
-            match std::pin::Pin::new(&mut self.tcp).poll_write_vectored(cx, &slices[..k]) {
-                Poll::Ready(Ok(n)) => n,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
+            loop {
+                match self.tcp.poll_write_ready(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                }
+                match self.tcp.try_write_vectored(&slices[..k]) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Poll::Ready(Err(e)),
+                    Ok(n) => break n,
+                }
             }
         };
         if n == 0 {
@@ -421,10 +456,22 @@ impl Conn {
                 n -= rest;
                 self.out.pop_front();
                 self.offset = 0;
+                self.head_started = false;
             } else {
                 self.offset += n;
                 n = 0;
             }
+        }
+    }
+}
+
+/// Reads what the socket holds into `buf`, waiting for some (`read_buf` on the shared socket).
+async fn read_buf(tcp: &TcpStream, buf: &mut bytes::BytesMut) -> std::io::Result<usize> {
+    loop {
+        tcp.readable().await?;
+        match tcp.try_read_buf(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            r => return r,
         }
     }
 }
