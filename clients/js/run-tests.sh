@@ -3,7 +3,8 @@
 # with the demo page and the web console driven in headless Chromium. Installs what is missing:
 # Debian's chromium and CJK fonts (as root), the npm devDependencies, and builds the server
 # binary. Then: the TypeScript declarations checked by tsc, the package packed with `npm pack`
-# and installed into an empty project that imports and type-checks it, and node's test run
+# and installed into an empty project that imports and type-checks it (the README's React hook
+# included), and node's test run
 # (its summary last). Exits non-zero when anything fails.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -62,6 +63,17 @@ cat > "$work/app/tsconfig.json" <<'EOF'
 { "compilerOptions": { "module": "nodenext", "moduleResolution": "nodenext", "target": "es2022", "strict": true, "noEmit": true, "lib": ["es2022", "dom"], "types": [] }, "files": ["check.ts"] }
 EOF
 node node_modules/typescript/bin/tsc -p "$work/app/tsconfig.json"
+# The README's React hook, as a front-end developer would paste it (React's types from ours).
+awk '/^## React/ { r = 1 } r && /^```tsx/ { t = 1; next } t && /^```/ { exit } t' README.md > "$work/app/useQunfa.tsx"
+[ -s "$work/app/useQunfa.tsx" ] || { echo "no React example in README.md" >&2; exit 1; }
+cat > "$work/app/tsconfig.react.json" <<JSON
+{ "compilerOptions": { "module": "nodenext", "moduleResolution": "nodenext", "target": "es2022", "strict": true,
+    "noEmit": true, "jsx": "react-jsx", "lib": ["es2022", "dom"], "types": [],
+    "paths": { "react": ["$here/node_modules/@types/react/index.d.ts"],
+               "react/jsx-runtime": ["$here/node_modules/@types/react/jsx-runtime.d.ts"] } },
+  "files": ["useQunfa.tsx"] }
+JSON
+node node_modules/typescript/bin/tsc -p "$work/app/tsconfig.react.json"
 (cd "$work/app" && node --input-type=module -e "
 import { QunfaClient, wsUrl } from 'qunfa-client';
 import { checkSum } from 'qunfa-client/api';
