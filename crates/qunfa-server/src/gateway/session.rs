@@ -175,17 +175,28 @@ pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std:
             .await
         }
         Err(NotLogin::Protocol(why)) => {
+            logins("bad_request");
+            tracing::info!(client = %client(peer), desc = why, "login refused");
             return conn.close(&[], close::PROTOCOL, why, close_within).await;
         }
         Err(NotLogin::Bad(e)) => Err(e),
     };
     let who = match login {
-        Ok(w) => w,
+        Ok(w) => {
+            logins("ok");
+            w
+        }
         Err(e) => {
             if let Some(detail) = &e.detail {
                 tracing::error!(detail = %detail, "login lookup failed");
             }
-            tracing::debug!(code = e.code.as_u16(), desc = %e.desc, peer = ?peer, "login refused");
+            logins(crate::metrics::login_result(Some(e.code)));
+            tracing::info!(
+                client = %client(peer),
+                code = e.code.as_u16(),
+                desc = %e.desc,
+                "login refused"
+            );
             let answer = protocol::login_answer(Err(&e));
             return conn
                 .close(
@@ -212,7 +223,10 @@ pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std:
             (vec![protocol::kick(&reason)], close::KICKED, "kicked")
         }
         close::TOO_SLOW => (
-            vec![],
+            {
+                metrics::counter!(crate::metrics::SLOW_CLOSES).increment(1);
+                vec![]
+            },
             close::TOO_SLOW,
             "too slow: reconnect with your cursor",
         ),
@@ -250,6 +264,7 @@ async fn catch_up(
     }));
     conn.write_one(answer).await.map_err(gone)?;
     let mut cursor = who.cursor;
+    let mut replayed = 0usize;
     loop {
         let page = svc
             .store
@@ -263,6 +278,7 @@ async fn catch_up(
         if let Some(m) = page.last() {
             cursor = m.msgid;
         }
+        replayed += page.len();
         match unless_closing(handle, conn.write(frames)).await {
             Some(r) => r.map_err(gone)?,
             None => return Ok(None),
@@ -277,6 +293,7 @@ async fn catch_up(
     conn.write_one(protocol::synced(cursor))
         .await
         .map_err(gone)?;
+    metrics::histogram!(crate::metrics::CATCHUP_MESSAGES).record(replayed as f64);
     // Invitations still waiting for an answer, on every login.
     let invites = Box::pin(super::client::pending_invites(s, who)).await;
     conn.write(invites).await.map_err(gone)?;
@@ -427,6 +444,15 @@ impl Conn {
             }
         }
     }
+}
+
+fn logins(result: &'static str) {
+    metrics::counter!(crate::metrics::GATEWAY_LOGINS, "result" => result).increment(1);
+}
+
+/// The client's address for the log (`unknown` when the listener did not give it).
+fn client(peer: Option<std::net::IpAddr>) -> String {
+    peer.map_or_else(|| "unknown".into(), |ip| ip.to_string())
 }
 
 /// Runs `fut` (a write) unless the hub asks the session to close first: `None` then.
