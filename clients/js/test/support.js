@@ -81,16 +81,23 @@ export class Server {
       };
       child.once('exit', onExit);
       // Keeps reading for the server's whole life, so it never blocks on a full pipe.
+      let [listening, later, settled] = ['', false, false];
       const onLine = (raw) => {
         const line = stripAnsi(raw);
         this.log.push(line);
         const t = line.trim();
         if (t.startsWith('AppKey:')) this.appkey = t.slice(7).trim();
         else if (t.startsWith('AppSecret:')) this.secret = t.slice(10).trim();
+        else if (line.includes('`qunfa app list` shows')) later = true;
         else if (line.includes('qunfa listening')) {
           const m = line.match(/listen=(\S+)/);
-          if (!m) return;
-          this.addr = m[1];
+          if (m) listening = m[1];
+        }
+        // The credentials (stdout) and the listen line (stderr) come through two pipes: on a
+        // first start, wait for both.
+        if (listening && !settled && (later || this.secret)) {
+          settled = true;
+          this.addr = listening;
           clearTimeout(timer);
           child.off('exit', onExit);
           done();

@@ -153,6 +153,7 @@ impl Server {
         };
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let (mut key, mut secret) = (None, None);
+        let mut later = false;
         loop {
             let line = match server
                 .lines
@@ -177,6 +178,11 @@ impl Server {
                 secret = Some(v.trim().to_owned());
             } else if let Some(addr) = support::listen_addr(&line) {
                 server.addr = addr;
+            } else if line.contains(support::NOT_FIRST_START) {
+                later = true;
+            }
+            // Credentials come on stdout, the listen line on stderr: wait for both.
+            if !server.addr.is_empty() && (later || secret.is_some()) {
                 break;
             }
         }
@@ -459,7 +465,10 @@ fn quick_start(dir: &Path, client: &Client) -> String {
         progress,
         json!({"file": csv_path.display().to_string(), "appkey": client.appkey, "sha256": null, "rows_done": users.len()})
     );
-    let name = mark.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = mark
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     assert!(
         name.starts_with(&format!("users-{}-", client.appkey)) && name.ends_with(".json"),
         "{name}"
@@ -625,6 +634,9 @@ fn import_users_resumes_and_restart_changes_nothing() {
     let again = tempdir();
     let second = Server::start(again.path());
     let client2 = second.client(again.path());
+    for (what, file) in [("areas", "areas.csv"), ("enterptypes", "enterptypes.csv")] {
+        success(&client2.run(&["import", what, sample(file).to_str().expect("utf-8 path")]));
+    }
     let csv = dir.path().join("samples/users.csv");
     let out = client2.run(&["import", "users", csv.to_str().expect("utf-8 path")]);
     let text = success(&out);

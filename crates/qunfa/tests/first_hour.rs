@@ -81,7 +81,10 @@ fn a_port_in_use_stops_the_first_start_before_it_creates_an_app() {
     let out = run(qunfa(dir.path()).args(["app", "list", "--json"]));
     let apps: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(apps.as_array().map(Vec::len), Some(1), "{apps}");
-    assert_eq!((&apps[0]["appkey"], &apps[0]["secret"]), (&json!(appkey), &json!(secret)));
+    assert_eq!(
+        (&apps[0]["appkey"], &apps[0]["secret"]),
+        (&json!(appkey), &json!(secret))
+    );
 
     // A later start prints no secret, but says where to find it.
     drop(server);
@@ -90,7 +93,10 @@ fn a_port_in_use_stops_the_first_start_before_it_creates_an_app() {
         ..Opts::default()
     });
     assert_eq!(again.app, None);
-    again.wait_line(|l| l.contains("`qunfa app list` shows the apps' AppKeys and AppSecrets").then_some(()));
+    again.wait_line(|l| {
+        l.contains("`qunfa app list` shows the apps' AppKeys and AppSecrets")
+            .then_some(())
+    });
 }
 
 #[test]
@@ -170,7 +176,13 @@ async fn watch_reconnects_after_a_server_restart() {
             let r = nim
                 .call(
                     "msg/sendMsg",
-                    &[("from", "sender"), ("ope", "0"), ("to", "watcher"), ("type", "0"), ("body", &body)],
+                    &[
+                        ("from", "sender"),
+                        ("ope", "0"),
+                        ("to", "watcher"),
+                        ("type", "0"),
+                        ("body", &body),
+                    ],
                 )
                 .await
                 .unwrap();
@@ -199,7 +211,12 @@ async fn watch_reconnects_after_a_server_restart() {
     server = Serve::start(opts);
     let mut reconnected = false;
     for _ in 0..200 {
-        if seen.iter().filter(|l| l.contains(r#""op":"synced""#)).count() >= 2 {
+        if seen
+            .iter()
+            .filter(|l| l.contains(r#""op":"synced""#))
+            .count()
+            >= 2
+        {
             reconnected = true;
             break;
         }
@@ -215,12 +232,18 @@ async fn watch_reconnects_after_a_server_restart() {
         if let Some(s) = watch.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "watch did not stop after 2 messages");
+        assert!(
+            Instant::now() < deadline,
+            "watch did not stop after 2 messages"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status}\n{}", seen.join("\n"));
     // Each message once: the second login resumed after the first message.
-    let msgs: Vec<&String> = seen.iter().filter(|l| l.contains(r#""op":"msg""#)).collect();
+    let msgs: Vec<&String> = seen
+        .iter()
+        .filter(|l| l.contains(r#""op":"msg""#))
+        .collect();
     assert_eq!(msgs.len(), 2, "{}", seen.join("\n"));
     drop(server);
 }

@@ -91,15 +91,21 @@ async fn metrics_logs_and_health_follow_real_calls() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 404);
-    assert_eq!(get(&format!("{}/definitely/not/here", server.url)).await.0, 404);
+    assert_eq!(
+        get(&format!("{}/definitely/not/here", server.url)).await.0,
+        404
+    );
 
     // One login refused, one accepted, then one message delivered live.
     let ws = server.ws_url();
     let (mut wrong, _) = tokio_tungstenite::connect_async(&ws).await.unwrap();
     use futures_util::{SinkExt, StreamExt};
-    let login = json!({"op": "login", "appkey": appkey, "accid": "a2", "token": "nope", "cursor": 0});
+    let login =
+        json!({"op": "login", "appkey": appkey, "accid": "a2", "token": "nope", "cursor": 0});
     wrong
-        .send(tokio_tungstenite::tungstenite::Message::Text(login.to_string().into()))
+        .send(tokio_tungstenite::tungstenite::Message::Text(
+            login.to_string().into(),
+        ))
         .await
         .unwrap();
     while let Some(Ok(m)) = wrong.next().await {
@@ -113,7 +119,13 @@ async fn metrics_logs_and_health_follow_real_calls() {
     let r = nim
         .call(
             "msg/sendMsg",
-            &[("from", "a1"), ("ope", "0"), ("to", "a2"), ("type", "0"), ("body", &body)],
+            &[
+                ("from", "a1"),
+                ("ope", "0"),
+                ("to", "a2"),
+                ("type", "0"),
+                ("body", &body),
+            ],
         )
         .await
         .unwrap();
@@ -123,7 +135,9 @@ async fn metrics_logs_and_health_follow_real_calls() {
 
     let (text, after) = scrape(&server.url).await;
     let d = |k: &str| delta(&before, &after, k);
-    let req = |ep: &str, code: u16| format!("qunfa_api_requests_total{{endpoint=\"{ep}\",code=\"{code}\"}}");
+    let req = |ep: &str, code: u16| {
+        format!("qunfa_api_requests_total{{endpoint=\"{ep}\",code=\"{code}\"}}")
+    };
     assert_eq!(d(&req("user/create", 200)), 3.0, "{text}");
     assert_eq!(d(&req("user/create", 414)), 1.0, "{text}");
     assert_eq!(d(&req("msg/sendMsg", 200)), 1.0, "{text}");
@@ -131,8 +145,16 @@ async fn metrics_logs_and_health_follow_real_calls() {
     let dur = |ep: &str| format!("qunfa_api_request_duration_seconds_count{{endpoint=\"{ep}\"}}");
     assert_eq!(d(&dur("user/create")), 4.0, "{text}");
     assert_eq!(d(&dur("other")), 2.0, "{text}");
-    assert_eq!(d(r#"qunfa_gateway_logins_total{result="ok"}"#), 1.0, "{text}");
-    assert_eq!(d(r#"qunfa_gateway_logins_total{result="wrong_token"}"#), 1.0, "{text}");
+    assert_eq!(
+        d(r#"qunfa_gateway_logins_total{result="ok"}"#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        d(r#"qunfa_gateway_logins_total{result="wrong_token"}"#),
+        1.0,
+        "{text}"
+    );
     assert_eq!(after["qunfa_gateway_sessions"], 1.0, "{text}");
     assert_eq!(d("qunfa_deliveries_total"), 1.0, "{text}");
     assert_eq!(d("qunfa_catchup_messages_count"), 1.0, "{text}");
@@ -161,7 +183,8 @@ async fn metrics_logs_and_health_follow_real_calls() {
         assert!(text.contains(&format!("# HELP {name} ")), "{name}:\n{text}");
     }
     assert!(
-        text.lines().any(|l| l.starts_with("qunfa_build_info{version=\"")),
+        text.lines()
+            .any(|l| l.starts_with("qunfa_build_info{version=\"")),
         "{text}"
     );
     for private in ["no/such", "definitely", "\"a1\"", "\"a2\"", "req-observe"] {
@@ -169,7 +192,10 @@ async fn metrics_logs_and_health_follow_real_calls() {
     }
 
     // Health: the process answers; the store answers.
-    assert_eq!(get(&format!("{}/healthz", server.url)).await, (200, "ok\n".into()));
+    assert_eq!(
+        get(&format!("{}/healthz", server.url)).await,
+        (200, "ok\n".into())
+    );
     let (status, body) = get(&format!("{}/readyz", server.url)).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -186,7 +212,11 @@ async fn metrics_logs_and_health_follow_real_calls() {
     let ts = access.remove("ts").unwrap();
     let ms = access.remove("duration_ms").unwrap();
     let client = access.remove("client").unwrap();
-    assert!(ts.as_str().is_some_and(|t| t.ends_with('Z') && t.len() >= 20), "{ts}");
+    assert!(
+        ts.as_str()
+            .is_some_and(|t| t.ends_with('Z') && t.len() >= 20),
+        "{ts}"
+    );
     assert!(ms.as_f64().is_some_and(|ms| ms >= 0.0), "{ms}");
     assert!(
         client.as_str().is_some_and(|c| c.starts_with("127.0.0.1:")),
@@ -201,7 +231,10 @@ async fn metrics_logs_and_health_follow_real_calls() {
         let v: Value = serde_json::from_str(l).ok()?;
         (v["msg"] == "login refused").then_some(v)
     });
-    assert_eq!((&refused["client"], &refused["code"]), (&json!("127.0.0.1"), &json!(302)));
+    assert_eq!(
+        (&refused["client"], &refused["code"]),
+        (&json!("127.0.0.1"), &json!(302))
+    );
 
     let lines = server.output.lock().unwrap().clone();
     let mut logged = Vec::new();
@@ -215,11 +248,15 @@ async fn metrics_logs_and_health_follow_real_calls() {
         }
         logged.push(v);
     }
-    let start = logged.iter().find(|v| v["msg"] == "qunfa starting").unwrap();
+    let start = logged
+        .iter()
+        .find(|v| v["msg"] == "qunfa starting")
+        .unwrap();
     assert_eq!(start["version"], env!("CARGO_PKG_VERSION"));
     let commit = start["commit"].as_str().unwrap();
     assert!(
-        commit == "unknown" || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        commit == "unknown"
+            || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
         "{commit}"
     );
     let migrations: Vec<&Value> = logged
@@ -254,23 +291,37 @@ async fn readiness_follows_the_store_and_reports_the_bus() {
                 if (status, &got) == (want_status, &want) {
                     return;
                 }
-                assert!(Instant::now() < deadline, "{status} {got}, not {want_status} {want}");
+                assert!(
+                    Instant::now() < deadline,
+                    "{status} {got}, not {want_status} {want}"
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     };
-    answer(200, json!({"status": "ready", "store": "ok", "bus": "nats connected"})).await;
+    answer(
+        200,
+        json!({"status": "ready", "store": "ok", "bus": "nats connected"}),
+    )
+    .await;
 
     // NATS away: still ready, since nodes reach each other by polling the store.
     nats.stop();
     let polling = "nats unreachable: reaching other nodes by polling the store every 1000 ms";
-    answer(200, json!({"status": "ready", "store": "ok", "bus": polling})).await;
+    answer(
+        200,
+        json!({"status": "ready", "store": "ok", "bus": polling}),
+    )
+    .await;
     let (_, m) = scrape(&server.url).await;
     assert_eq!(m["qunfa_bus_connected"], 0.0);
 
     // The store gone (its schema dropped): not ready, with the reason; the process still lives.
     let (client, conn) = tokio_postgres::connect(
-        qunfa_store::testing::pg_base_url().split('?').next().unwrap(),
+        qunfa_store::testing::pg_base_url()
+            .split('?')
+            .next()
+            .unwrap(),
         tokio_postgres::NoTls,
     )
     .await
@@ -281,8 +332,15 @@ async fn readiness_follows_the_store_and_reports_the_bus() {
         .await
         .unwrap();
     let why = "the store refused a read (see the server log)";
-    answer(503, json!({"status": "not ready", "store": why, "bus": polling})).await;
-    assert_eq!(get(&format!("{}/healthz", server.url)).await, (200, "ok\n".into()));
+    answer(
+        503,
+        json!({"status": "not ready", "store": why, "bus": polling}),
+    )
+    .await;
+    assert_eq!(
+        get(&format!("{}/healthz", server.url)).await,
+        (200, "ok\n".into())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -295,7 +353,10 @@ async fn metrics_on_a_listener_of_their_own() {
     });
     let metrics = server.wait_line(|l| {
         l.contains("qunfa listening")
-            .then(|| l.split_whitespace().find_map(|w| w.strip_prefix("metrics=")))
+            .then(|| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix("metrics="))
+            })
             .flatten()
             .map(|a| format!("http://{a}"))
     });
@@ -308,5 +369,10 @@ async fn metrics_on_a_listener_of_their_own() {
         assert_eq!(get(&format!("{base}/healthz")).await, (200, "ok\n".into()));
         assert_eq!(get(&format!("{base}/readyz")).await.0, 200);
     }
-    assert_eq!(get(&format!("{metrics}/nimserver/user/create.action")).await.0, 404);
+    assert_eq!(
+        get(&format!("{metrics}/nimserver/user/create.action"))
+            .await
+            .0,
+        404
+    );
 }

@@ -33,7 +33,12 @@ fn label(matched: Option<&MatchedPath>) -> Option<String> {
 /// A header's value for the log, at most `max` characters (a caller chooses these bytes).
 fn header(h: &HeaderMap, name: &str, max: usize) -> String {
     h.get(name)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).chars().take(max).collect())
+        .map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(max)
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -200,13 +200,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::console::router())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
-    api.merge(crate::health::routes(state.config.metrics.listen.trim().is_empty()))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            panic_answer,
-        ))
-        .layer(middleware::from_fn_with_state(state.clone(), access::access))
-        .layer(middleware::from_fn(timing::server_timing))
-        .with_state(state)
+    api.merge(crate::health::routes(
+        state.config.metrics.listen.trim().is_empty(),
+    ))
+    .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+        panic_answer,
+    ))
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        access::access,
+    ))
+    .layer(middleware::from_fn(timing::server_timing))
+    .with_state(state)
 }
 
 async fn liveness() -> Answer {

@@ -26,7 +26,11 @@ fn key_of(var: &str) -> Option<String> {
     }
     let key = rest.to_ascii_lowercase().replace("__", ".");
     // `log` was a single key (the filter) before `[log]` had a format: keep `QUNFA_LOG` working.
-    Some(if key == "log" { "log.level".into() } else { key })
+    Some(if key == "log" {
+        "log.level".into()
+    } else {
+        key
+    })
 }
 
 fn known(key: &str) -> bool {

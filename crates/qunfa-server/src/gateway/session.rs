@@ -213,6 +213,9 @@ pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std:
     let (handle, _) = s.hub.register(who.app.id, who.ordinal, who.kick_seq);
     let result = serve(&s, &who, &handle, &mut conn).await;
     s.hub.unregister(who.app.id, &handle);
+    if handle.close_code() == close::TOO_SLOW {
+        metrics::counter!(crate::metrics::SLOW_CLOSES).increment(1);
+    }
     let (last, code, reason): (Vec<Bytes>, u16, &str) = match handle.close_code() {
         0 => match result {
             Ok(()) => (vec![], 1000, ""),
@@ -223,10 +226,7 @@ pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std:
             (vec![protocol::kick(&reason)], close::KICKED, "kicked")
         }
         close::TOO_SLOW => (
-            {
-                metrics::counter!(crate::metrics::SLOW_CLOSES).increment(1);
-                vec![]
-            },
+            vec![],
             close::TOO_SLOW,
             "too slow: reconnect with your cursor",
         ),

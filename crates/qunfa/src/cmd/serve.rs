@@ -62,7 +62,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<ExitCode> {
         );
     } else {
         let apps = server.state.services.store.list_apps().await?.len();
-        tracing::info!(apps, "`qunfa app list` shows the apps' AppKeys and AppSecrets");
+        tracing::info!(
+            apps,
+            "`qunfa app list` shows the apps' AppKeys and AppSecrets"
+        );
     }
     let bus = if cfg.bus.url.trim().is_empty() {
         "in-process".to_owned()

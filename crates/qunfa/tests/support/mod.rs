@@ -63,8 +63,14 @@ pub struct Serve {
 /// removed. Both pipes are read for the child's whole life, so it never blocks on one.
 pub fn output_lines(child: &mut Child) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().map(|o| Box::new(o) as Box<dyn std::io::Read + Send>);
-    let err = child.stderr.take().map(|e| Box::new(e) as Box<dyn std::io::Read + Send>);
+    let out = child
+        .stdout
+        .take()
+        .map(|o| Box::new(o) as Box<dyn std::io::Read + Send>);
+    let err = child
+        .stderr
+        .take()
+        .map(|e| Box::new(e) as Box<dyn std::io::Read + Send>);
     for pipe in [out, err].into_iter().flatten() {
         let tx = tx.clone();
         std::thread::spawn(move || {
@@ -78,6 +84,9 @@ pub fn output_lines(child: &mut Child) -> mpsc::Receiver<String> {
     }
     rx
 }
+
+/// What `qunfa serve` logs, before it listens, when it created no app (so no credentials come).
+pub const NOT_FIRST_START: &str = "`qunfa app list` shows the apps' AppKeys and AppSecrets";
 
 /// The address in `qunfa serve`'s "qunfa listening" log line, text or JSON.
 pub fn listen_addr(line: &str) -> Option<String> {
@@ -129,6 +138,7 @@ impl Serve {
     fn ready(mut child: Child, rx: mpsc::Receiver<String>, opts: Opts) -> Serve {
         let deadline = Instant::now() + WAIT;
         let (mut key, mut secret) = (None, None);
+        let (mut listen, mut later) = (None, false);
         let mut log = Vec::new();
         loop {
             let line = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
@@ -148,6 +158,13 @@ impl Serve {
             } else if let Some(v) = t.strip_prefix("AppSecret:") {
                 secret = Some(v.trim().to_owned());
             } else if let Some(addr) = listen_addr(&line) {
+                listen = Some(addr);
+            } else if line.contains(NOT_FIRST_START) {
+                later = true;
+            }
+            // The credentials (stdout) and the log (stderr) come through two pipes: wait for
+            // both the listen line and, on a first start, the credentials.
+            if let Some(addr) = listen.clone().filter(|_| later || secret.is_some()) {
                 let url = format!("http://{addr}");
                 let output = Arc::new(Mutex::new(log));
                 // Keep draining the pipes so the server never blocks on a full one.
