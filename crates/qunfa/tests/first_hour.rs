@@ -56,8 +56,21 @@ fn a_port_in_use_stops_the_first_start_before_it_creates_an_app() {
     let port = taken.local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
 
-    let out = run(qunfa(dir.path()).args(["serve", "--listen", &listen]));
+    // (Without NO_COLOR: the log is not coloured anyway, stderr being a pipe.)
+    let out = run(qunfa(dir.path())
+        .args(["serve", "--listen", &listen])
+        .env_remove("NO_COLOR"));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("INFO qunfa::cmd::serve: qunfa starting version="),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stderr).contains('\u{1b}'),
+        "{:?}",
+        text(&out.stderr)
+    );
     assert_eq!(text(&out.stdout), "", "no credentials printed for an app");
     assert!(
         text(&out.stderr).contains(&format!("error: binding {listen} (listen)")),

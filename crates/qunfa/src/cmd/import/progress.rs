@@ -117,3 +117,61 @@ impl Mark {
             .with_context(|| format!("writing {}", self.path.display()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn marks_live_in_the_data_dir_else_in_the_state_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("qunfa-data");
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let xdg = env(&[("XDG_STATE_HOME", "/state"), ("HOME", "/home/u")]);
+        let home = env(&[("XDG_STATE_HOME", ""), ("HOME", "/home/u")]);
+        let none = env(&[]);
+        assert_eq!(dir(&data, &xdg), Path::new("/state/qunfa/imports"));
+        assert_eq!(
+            dir(&data, &home),
+            Path::new("/home/u/.local/state/qunfa/imports")
+        );
+        assert_eq!(dir(&data, &none), data.join("imports"));
+        std::fs::create_dir(&data).unwrap();
+        assert_eq!(dir(&data, &xdg), data.join("imports"));
+    }
+
+    #[test]
+    fn a_mark_belongs_to_one_app_and_one_content() {
+        let tmp = tempfile::tempdir().unwrap();
+        let csv = tmp.path().join("u.csv");
+        std::fs::write(&csv, "accid\na\nb\n").unwrap();
+        let s = scan(&csv).unwrap();
+        assert_eq!(s.rows, 2);
+        let m = Mark::new(tmp.path(), &csv, "key1", &s.sha256);
+        assert_eq!(m.load().unwrap(), 0);
+        m.save(2).unwrap();
+        assert_eq!(m.load().unwrap(), 2);
+        assert_eq!(
+            Mark::new(tmp.path(), &csv, "key2", &s.sha256)
+                .load()
+                .unwrap(),
+            0
+        );
+        std::fs::write(&csv, "accid\na\nc\n").unwrap();
+        let changed = scan(&csv).unwrap();
+        assert_ne!(changed.sha256, s.sha256);
+        assert_eq!(
+            Mark::new(tmp.path(), &csv, "key1", &changed.sha256)
+                .load()
+                .unwrap(),
+            0
+        );
+    }
+}
