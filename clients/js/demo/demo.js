@@ -12,6 +12,28 @@ const TYPE_NAMES = { 0: 'text', 1: 'image', 2: 'voice', 3: 'video', 4: 'location
 
 /** @type {QunfaClient|null} */
 let client = null;
+/** Msgids this account marked read from this browser, kept across sessions (most recent last). */
+let readKey = '';
+let readIds = new Set();
+const MAX_READ_IDS = 2000;
+
+function loadReads(key) {
+  readKey = key;
+  try {
+    const ids = JSON.parse(localStorage.getItem(key) || '[]');
+    readIds = new Set(Array.isArray(ids) ? ids.filter(Number.isSafeInteger) : []);
+  } catch {
+    readIds = new Set();
+  }
+}
+
+function rememberRead(msgid) {
+  readIds.delete(msgid);
+  readIds.add(msgid);
+  const ids = [...readIds].slice(-MAX_READ_IDS);
+  readIds = new Set(ids);
+  localStorage.setItem(readKey, JSON.stringify(ids));
+}
 
 form.url.value = localStorage.getItem(saved.url) || location.origin;
 form.appkey.value = localStorage.getItem(saved.appkey) || '';
@@ -49,6 +71,7 @@ function signIn({ url, appkey, accid, token, history }) {
   localStorage.setItem(saved.accid, accid);
   sessionStorage.setItem('qunfa.demo.token', token);
   const cursorKey = `qunfa.demo.cursor.${appkey}.${accid}`;
+  loadReads(`qunfa.demo.read.${appkey}.${accid}`);
   try {
     client = new QunfaClient({
       url,
@@ -145,8 +168,11 @@ function addMessage(m, live) {
   time.dateTime = new Date(m.sendtime).toISOString();
   meta.append(time);
   if (m.markRead) {
+    // Read in an earlier session of this browser: shown read, and not reported again.
+    const read = readIds.has(m.msgid);
     li.classList.add('wants-read');
-    meta.append(el('span', 'readmark', 'open to mark read'));
+    if (read) li.classList.add('read');
+    meta.append(el('span', 'readmark', read ? 'read ✓' : 'open to mark read'));
   }
   li.append(meta, content(m));
 
@@ -176,6 +202,7 @@ function open(li) {
   li.classList.remove('new');
   if (li.classList.contains('wants-read') && !li.classList.contains('read') && client) {
     client.markRead(Number(li.dataset.msgid));
+    rememberRead(Number(li.dataset.msgid));
     li.classList.add('read');
     li.querySelector('.readmark').textContent = 'read ✓';
   }

@@ -1,6 +1,7 @@
 // The demo page in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
 // sign in, watch a targeted send appear, open it (markRead), recall it and watch it go; then a
-// team conversation: messages and notifications arrive, the composer sends over the gateway.
+// team conversation: messages and notifications arrive, the composer sends over the gateway; and
+// on a 390 px phone: the toolbar on one line, and what was read shown read in a later session.
 //
 // Skipped when Chromium is not installed, unless QUNFA_REQUIRE_BROWSER=1 (run-tests.sh sets it).
 // QUNFA_SCREENSHOT names the screenshot file (default: qunfa-demo.png in the temp dir).
@@ -181,6 +182,85 @@ test('the demo shows a team conversation and sends from its composer', { skip, t
   assert.match(await page.textContent('#composer-error'), /banned in team .* \(812\)/);
   assert.equal(await page.inputValue('#composer input[name=text]'), '还能说话吗?');
   await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-team.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('the demo remembers what was read in an earlier session, and its toolbar fits a 390 px phone', { skip, timeout: 60_000 }, async () => {
+  const accid = 'kim_reader_390';
+  const token = await server.user(accid);
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 }, locale: 'zh-CN' });
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  const signIn = async () => {
+    await page.fill('input[name=appkey]', server.appkey);
+    await page.fill('input[name=accid]', accid);
+    await page.fill('input[name=token]', token);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#status[data-state=live]');
+  };
+  await page.goto(`${server.base}/demo/`);
+  await signIn();
+
+  // The toolbar stays one line: nothing wraps, nothing overflows.
+  const bar = await page.$eval('.toolbar', (t) => {
+    // Lines of text in an item: its content height over its line height.
+    const lines = (c) => {
+      const cs = getComputedStyle(c);
+      const px = (v) => parseFloat(v) || 0;
+      const lh = cs.lineHeight === 'normal' ? px(cs.fontSize) * 1.4 : px(cs.lineHeight);
+      const inner = c.getBoundingClientRect().height - px(cs.paddingTop) - px(cs.paddingBottom)
+        - px(cs.borderTopWidth) - px(cs.borderBottomWidth);
+      return Math.round(inner / lh);
+    };
+    const rects = [...t.children].map((c) => c.getBoundingClientRect());
+    return {
+      overflow: t.scrollWidth - t.clientWidth,
+      lines: [...t.children].map(lines),
+      centres: rects.map((r) => Math.round(r.top + r.height / 2)),
+      right: Math.max(...rects.map((r) => r.right)),
+      width: document.documentElement.clientWidth,
+    };
+  });
+  assert.ok(bar.overflow <= 0, `the toolbar overflows by ${bar.overflow} px`);
+  assert.deepEqual(bar.lines, [1, 1, 1], 'each item of the toolbar on one line');
+  assert.ok(Math.max(...bar.centres) - Math.min(...bar.centres) <= 2, `items on different lines: ${bar.centres}`);
+  assert.ok(bar.right <= bar.width, `past the screen's edge: ${bar.right} > ${bar.width}`);
+  assert.equal(await page.isVisible('#composer'), false, 'no composer before a team is open');
+
+  const msgid = (await server.ok('msg/sendMsgToAll', {
+    toAccids: [accid], type: 0, body: { msg: '请确认收到' }, markRead: 1,
+  })).data.msgid;
+  const item = `#inbox li[data-msgid="${msgid}"]`;
+  await page.waitForSelector(item);
+  assert.equal(await page.textContent(`${item} .readmark`), 'open to mark read');
+  await page.click(`${item} .text`);
+  assert.equal(await page.textContent(`${item} .readmark`), 'read ✓');
+  await waitFor(async () => (await server.ok('msg/queryMassMsgStats', { msgid })).data.read === 1, 'the read reported');
+  await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-390.png'), fullPage: true });
+
+  // Signed out and in again, and after a reload (a new session of the page): still read.
+  await page.click('#logout');
+  await signIn();
+  await page.waitForSelector(item);
+  assert.equal(await page.textContent(`${item} .readmark`), 'read ✓');
+  assert.ok(await page.$eval(item, (li) => li.classList.contains('read')));
+  await page.reload();
+  await signIn();
+  await page.waitForSelector(item);
+  assert.equal(await page.textContent(`${item} .readmark`), 'read ✓');
+  // Another account in the same browser has its own reads.
+  const other = await server.user('kim_other');
+  const theirs = (await server.ok('msg/sendMsgToAll', {
+    toAccids: ['kim_other'], type: 0, body: { msg: '请确认收到' }, markRead: 1,
+  })).data.msgid;
+  await page.click('#logout');
+  await page.fill('input[name=appkey]', server.appkey);
+  await page.fill('input[name=accid]', 'kim_other');
+  await page.fill('input[name=token]', other);
+  await page.click('button[type=submit]');
+  await page.waitForSelector(`#inbox li[data-msgid="${theirs}"]`);
+  assert.equal(await page.textContent(`#inbox li[data-msgid="${theirs}"] .readmark`), 'open to mark read');
   assert.deepEqual(problems, []);
   await page.close();
 });

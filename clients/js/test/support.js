@@ -65,12 +65,14 @@ export class Server {
     const child = spawn(BIN, ['serve', '--listen', listen], {
       cwd: this.dir,
       env: { ...env, ...this.env, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
     running.add(child);
     child.on('exit', () => running.delete(child));
-    const lines = createInterface({ input: child.stdout });
+    // The credentials come on stdout, the log (with the listen line) on stderr.
+    const out = createInterface({ input: child.stdout });
+    const err = createInterface({ input: child.stderr });
     await new Promise((done, fail) => {
       const timer = setTimeout(() => fail(new Error(`qunfa serve did not listen within ${STARTUP_MS} ms:\n${this.log.join('\n')}`)), STARTUP_MS);
       const onExit = (code) => {
@@ -79,21 +81,30 @@ export class Server {
       };
       child.once('exit', onExit);
       // Keeps reading for the server's whole life, so it never blocks on a full pipe.
-      lines.on('line', (raw) => {
+      let [listening, later, settled] = ['', false, false];
+      const onLine = (raw) => {
         const line = stripAnsi(raw);
         this.log.push(line);
         const t = line.trim();
         if (t.startsWith('AppKey:')) this.appkey = t.slice(7).trim();
         else if (t.startsWith('AppSecret:')) this.secret = t.slice(10).trim();
+        else if (line.includes('`qunfa app list` shows')) later = true;
         else if (line.includes('qunfa listening')) {
           const m = line.match(/listen=(\S+)/);
-          if (!m) return;
-          this.addr = m[1];
+          if (m) listening = m[1];
+        }
+        // The credentials (stdout) and the listen line (stderr) come through two pipes: on a
+        // first start, wait for both.
+        if (listening && !settled && (later || this.secret)) {
+          settled = true;
+          this.addr = listening;
           clearTimeout(timer);
           child.off('exit', onExit);
           done();
         }
-      });
+      };
+      out.on('line', onLine);
+      err.on('line', onLine);
     });
   }
 

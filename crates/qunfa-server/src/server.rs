@@ -71,6 +71,7 @@ impl Server {
             curtime_window_secs: config.api.curtime_window_secs,
             limits: limits(&config),
         };
+        crate::metrics::install();
         let lock = if config.store.url.trim().is_empty() {
             Some(lock_data_dir(&config.data_dir)?)
         } else {
@@ -85,11 +86,6 @@ impl Server {
                 config.api.curtime_window_secs,
                 limits(&config),
             )),
-        };
-        let bootstrapped = if config.bootstrap_app {
-            store.bootstrap_app("default").await?
-        } else {
-            None
         };
         let system_accid = Accid::parse(&config.messages.system_accid, "messages.system_accid")
             .map_err(|e| anyhow::anyhow!("bad messages.system_accid: {}", e.desc))?;
@@ -133,6 +129,13 @@ impl Server {
             .with_team_rules(team_rules)
             .with_client_send_rate(config.gateway.send_rate_per_sec, config.gateway.send_burst),
         );
+        // Last of what can fail, so a start that fails never leaves an app whose secret was
+        // not shown (`qunfa app list` shows it anyway).
+        let bootstrapped = if config.bootstrap_app {
+            store.bootstrap_app("default").await?
+        } else {
+            None
+        };
         let apps = services.apps.reload().await?;
         let started = std::time::Instant::now();
         services
@@ -191,6 +194,7 @@ pub async fn run(
         Duration::from_secs(g.ping_secs.max(1)),
         Duration::from_secs(g.idle_timeout_secs.max(1)),
     ));
+    tasks.extend(crate::metrics::spawn_upkeep());
     tasks.push(
         services
             .tracker
@@ -216,4 +220,21 @@ pub async fn run(
         tracing::error!(error = %e, "final flush of delivery tracking failed");
     }
     Ok(())
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` on `listener` (`metrics.listen`) until
+/// `shutdown` resolves.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    server: Arc<Server>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let c = &server.state.config;
+    let limits = crate::http::Limits {
+        header_timeout: Duration::from_secs(c.api.header_timeout_secs.max(1)),
+        max_pending: 64,
+        send_buffer_bytes: 0,
+    };
+    let router = crate::health::router(server.state.clone());
+    crate::http::serve(listener, router, limits, shutdown).await;
 }

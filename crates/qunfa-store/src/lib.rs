@@ -18,6 +18,9 @@ use qunfa_core::admission::Admission;
 use qunfa_core::ratelimit::Limits;
 use qunfa_core::store::{StoreError, StoreResult};
 
+/// The histogram of the writers' group commits (label `backend`: sqlite, postgres).
+pub const COMMIT_METRIC: &str = "qunfa_store_commit_duration_seconds";
+
 pub use postgres::{PgAdmission, PgStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 

@@ -1,6 +1,7 @@
 //! The `qunfa` binary: a thin layer of commands over the `qunfa-server` library.
 
 mod cmd;
+mod logging;
 
 /// jemalloc, for what a server holding tens of thousands of connections does to an allocator:
 /// a burst of fan-out allocates hundreds of megabytes of frames and queues for a moment, and
@@ -18,7 +19,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "qunfa",
-    version,
+    version = qunfa_server::LONG_VERSION,
     about = "Self-hosted NIM-compatible messaging server for targeted mass messaging"
 )]
 struct Cli {

@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -17,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::strip_ansi;
+
 use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_qunfa");
@@ -126,30 +125,25 @@ struct Server {
     addr: String,
     /// AppKey and AppSecret of the app created on a first start (not printed on later ones).
     first_app: Option<(String, String)>,
-    /// The server's stdout, line by line, ANSI escapes removed.
+    /// The server's stdout and stderr, line by line, ANSI escapes removed.
     lines: Receiver<String>,
     log: Vec<String>,
 }
 
 impl Server {
     fn start(dir: &Path) -> Server {
+        Self::start_on(dir, "127.0.0.1:0")
+    }
+
+    fn start_on(dir: &Path, listen: &str) -> Server {
         let mut child = qunfa(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawning qunfa serve");
-        let out = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        // Keeps reading for the server's whole life, so it never blocks on a full pipe.
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(strip_ansi(&line)).is_err() {
-                    break;
-                }
-            }
-        });
+        // Reads stdout (the credentials) and stderr (the log) for the server's whole life.
+        let rx = support::output_lines(&mut child);
         let mut server = Server {
             child,
             addr: String::new(),
@@ -159,6 +153,7 @@ impl Server {
         };
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let (mut key, mut secret) = (None, None);
+        let mut later = false;
         loop {
             let line = match server
                 .lines
@@ -181,13 +176,13 @@ impl Server {
                 key = Some(v.trim().to_owned());
             } else if let Some(v) = trimmed.strip_prefix("AppSecret:") {
                 secret = Some(v.trim().to_owned());
-            } else if line.contains("qunfa listening") {
-                let addr = line
-                    .split_whitespace()
-                    .find_map(|w| w.strip_prefix("listen="));
-                server.addr = addr
-                    .unwrap_or_else(|| panic!("no listen= in {line:?}"))
-                    .to_owned();
+            } else if let Some(addr) = support::listen_addr(&line) {
+                server.addr = addr;
+            } else if line.contains(support::NOT_FIRST_START) {
+                later = true;
+            }
+            // Credentials come on stdout, the listen line on stderr: wait for both.
+            if !server.addr.is_empty() && (later || secret.is_some()) {
                 break;
             }
         }
@@ -345,6 +340,18 @@ fn import_summary(stdout: &str) -> (u64, String) {
     (rows.parse().expect("a row count"), summary.to_owned())
 }
 
+/// The one progress mark in `DIR/qunfa-data/imports/`: its path and content.
+fn import_mark(dir: &Path) -> (PathBuf, Value) {
+    let marks: Vec<PathBuf> = std::fs::read_dir(dir.join("qunfa-data/imports"))
+        .expect("the data dir's imports/")
+        .map(|e| e.expect("a dir entry").path())
+        .collect();
+    assert_eq!(marks.len(), 1, "{marks:?}");
+    let text = std::fs::read_to_string(&marks[0]).expect("the progress mark");
+    let v = serde_json::from_str(&text).expect("the progress mark is JSON");
+    (marks[0].clone(), v)
+}
+
 /// The README's quick start, checked step by step. Answers the tokens file's text.
 fn quick_start(dir: &Path, client: &Client) -> String {
     // The dictionaries.
@@ -445,9 +452,30 @@ fn quick_start(dir: &Path, client: &Client) -> String {
         "{text}"
     );
     assert_eq!(text.lines().count(), 2, "{text}");
+    // The progress mark is the data dir's, keyed by the app and the file's content.
+    let (mark, mut progress) = import_mark(dir);
+    let sha = progress["sha256"].take();
+    assert!(
+        sha.as_str()
+            .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{sha}"
+    );
+    let csv_path = dir.join("samples/users.csv");
     assert_eq!(
-        std::fs::read_to_string(dir.join("samples/users.csv.progress")).expect("progress file"),
-        format!("{}\n", users.len())
+        progress,
+        json!({"file": csv_path.display().to_string(), "appkey": client.appkey, "sha256": null, "rows_done": users.len()})
+    );
+    let name = mark
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    assert!(
+        name.starts_with(&format!("users-{}-", client.appkey)) && name.ends_with(".json"),
+        "{name}"
+    );
+    assert!(
+        !dir.join("samples/users.csv.progress").exists(),
+        "nothing is kept beside the CSV but the tokens and errors"
     );
     assert_eq!(
         std::fs::read_to_string(dir.join("samples/users.csv.errors.csv")).expect("errors file"),
@@ -548,51 +576,80 @@ fn import_users_resumes_and_restart_changes_nothing() {
     let client = server.client(dir.path());
     let tokens = quick_start(dir.path(), &client);
     let tokens_path = dir.path().join("samples/users.csv.tokens.csv");
-    let progress_path = dir.path().join("samples/users.csv.progress");
-    let progress = std::fs::read_to_string(&progress_path).expect("progress file");
+    let (mark_path, mark) = import_mark(dir.path());
+    let rows = mark["rows_done"].as_u64().expect("rows_done");
 
-    // Again: everything is behind the progress mark, so nothing is sent.
+    // Again: every row is behind the progress mark, so nothing is sent, and it says so.
     let out = client.run(&["import", "users", "samples/users.csv"]);
     let text = success(&out);
     assert_eq!(
         import_summary(&text),
         (0, "0 created, 0 already existed, 0 failed".to_owned())
     );
+    assert_eq!(
+        text.lines().nth(1),
+        Some(
+            format!(
+                "skipped {rows} rows already imported into this app by an earlier run (--restart sends them again)"
+            )
+            .as_str()
+        ),
+        "{text}"
+    );
     assert!(
-        stderr(&out).contains(&format!("resuming after row {}", progress.trim())),
+        stderr(&out).contains(&format!(
+            "resuming after row {rows}: an earlier run imported rows 1 to {rows} of this file into app {}",
+            client.appkey
+        )),
         "{}",
         stderr(&out)
     );
-    assert_eq!(
-        std::fs::read_to_string(&progress_path).expect("progress file"),
-        progress
-    );
+    assert_eq!(import_mark(dir.path()), (mark_path.clone(), mark.clone()));
 
     // --restart sends every row again: all exist already, and the tokens file still holds the
     // tokens the server stored on the first run.
     let out = client.run(&["import", "users", "samples/users.csv", "--restart"]);
     let text = success(&out);
-    let rows: u64 = progress.trim().parse().expect("a row number");
     assert_eq!(
         import_summary(&text),
         (rows, format!("0 created, {rows} already existed, 0 failed"))
     );
+    assert_eq!(text.lines().count(), 2, "{text}");
     assert!(!stderr(&out).contains("resuming"), "{}", stderr(&out));
     assert_eq!(
         std::fs::read_to_string(&tokens_path).expect("tokens file"),
         tokens
     );
-    assert_eq!(
-        std::fs::read_to_string(&progress_path).expect("progress file"),
-        progress
-    );
+    assert_eq!(import_mark(dir.path()), (mark_path, mark));
     assert_eq!(
         std::fs::read_to_string(dir.path().join("samples/users.csv.errors.csv"))
             .expect("errors file"),
         ""
     );
-
     let (code, got) = client.call("user/getUinfos", &[UINFOS_ARG]);
+    assert_eq!((code, got), (Some(0), uinfos_answer()));
+
+    // The quick start again in a new directory, with the same CSV (as in /tmp): a new app, so
+    // every row is imported; the tokens generated before are reused, not replaced.
+    let again = tempdir();
+    let second = Server::start(again.path());
+    let client2 = second.client(again.path());
+    for (what, file) in [("areas", "areas.csv"), ("enterptypes", "enterptypes.csv")] {
+        success(&client2.run(&["import", what, sample(file).to_str().expect("utf-8 path")]));
+    }
+    let csv = dir.path().join("samples/users.csv");
+    let out = client2.run(&["import", "users", csv.to_str().expect("utf-8 path")]);
+    let text = success(&out);
+    assert_eq!(
+        import_summary(&text),
+        (rows, format!("{rows} created, 0 already existed, 0 failed"))
+    );
+    assert!(!text.contains("skipped"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(&tokens_path).expect("tokens file"),
+        tokens
+    );
+    let (code, got) = client2.call("user/getUinfos", &[UINFOS_ARG]);
     assert_eq!((code, got), (Some(0), uinfos_answer()));
 }
 
@@ -717,11 +774,36 @@ fn config_prints_toml_and_refuses_unknown_env() {
         stdout(&out)
     );
 
-    // A misspelt one is an error naming it.
-    let out = run(qunfa(dir.path()).arg("config").env("QUNFA_LISTN", "x"));
+    // Another QUNFA_ variable is not a setting and changes nothing: a misspelt one gets a
+    // warning naming the setting it probably meant, an unrelated one not even that.
+    let plain = success(&run(qunfa(dir.path()).arg("config")));
+    let out = run(qunfa(dir.path())
+        .arg("config")
+        .env("QUNFA_LISTN", "x")
+        .env("QUNFA_BIN", "/usr/bin/qunfa"));
+    assert_eq!(success(&out), plain);
+    assert_eq!(
+        stderr(&out),
+        "warning: ignoring QUNFA_LISTN: it names no setting (did you mean QUNFA_LISTEN?)\n"
+    );
+    let elsewhere = tempdir();
+    let out = run(qunfa(elsewhere.path())
+        .args(["app", "list", "--json"])
+        .env("QUNFA_BIN", "/usr/bin/qunfa"));
+    assert_eq!(success(&out).trim(), "[]");
+    assert_eq!(stderr(&out), "");
+
+    // A bad value for a real setting is still an error naming the variable.
+    let out = run(qunfa(dir.path())
+        .arg("config")
+        .env("QUNFA_API__REPLAY_CHECK", "sometimes"));
     assert!(!out.status.success(), "{}", stdout(&out));
     assert_eq!(stdout(&out), "");
-    assert!(stderr(&out).contains("QUNFA_LISTN"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("QUNFA_API__REPLAY_CHECK"),
+        "{}",
+        stderr(&out)
+    );
 
     // The documented example file; none of these touches the data dir.
     let out = run(qunfa(dir.path()).args(["config", "--example"]));

@@ -38,6 +38,7 @@ fn node_opts(dir: &std::path::Path, pg: &PgSchema, nats: &Nats, prefix: &str) ->
             ("QUNFA_BUS__PREFIX".into(), prefix.into()),
             ("QUNFA_API__APP_REFRESH_MS".into(), "200".into()),
         ],
+        ..Opts::default()
     }
 }
 

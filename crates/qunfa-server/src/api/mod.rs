@@ -2,6 +2,7 @@
 //! Every answer is HTTP 200 with `{"code":…}` JSON; failures carry a `desc` naming the
 //! offending parameter.
 
+mod access;
 pub mod antispam;
 pub mod dic;
 pub mod history;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use qunfa_core::{ApiError, Code, StoreError};
@@ -47,7 +48,7 @@ impl From<StoreError> for Failure {
     }
 }
 
-/// Attached to failed responses so the logging middleware can report them.
+/// Attached to failed responses so the access middleware can report them.
 #[derive(Clone, Debug)]
 struct Failed(ApiError);
 
@@ -199,12 +200,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::console::router())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
-    api.layer(middleware::from_fn(log_failures))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            panic_answer,
-        ))
-        .layer(middleware::from_fn(timing::server_timing))
-        .with_state(state)
+    api.merge(crate::health::routes(
+        state.config.metrics.listen.trim().is_empty(),
+    ))
+    .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+        panic_answer,
+    ))
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        access::access,
+    ))
+    .layer(middleware::from_fn(timing::server_timing))
+    .with_state(state)
 }
 
 async fn liveness() -> Answer {
@@ -240,18 +247,4 @@ async fn method_not_allowed(req: Request) -> Response {
 fn panic_answer(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("request handler panicked");
     Failure(ApiError::internal("handler panicked")).into_response()
-}
-
-/// Logs every failed answer with its code; internal errors with their detail.
-async fn log_failures(req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
-    let resp = next.run(req).await;
-    if let Some(Failed(e)) = resp.extensions().get::<Failed>() {
-        if e.code == Code::Internal {
-            tracing::error!(path = %path, detail = e.detail.as_deref().unwrap_or(""), "internal error");
-        } else {
-            tracing::debug!(path = %path, code = e.code.as_u16(), desc = %e.desc, "request refused");
-        }
-    }
-    resp
 }

@@ -12,12 +12,24 @@ pub const DOCS: &[(&str, &str)] = &[
         "Directory holding the embedded SQLite database (created if missing) when `store.url` is empty.",
     ),
     (
-        "log",
-        "Log filter, in `RUST_LOG` syntax (e.g. \"info\" or \"qunfa_server=debug,info\").",
-    ),
-    (
         "bootstrap_app",
         "On a first start with no app, create one and print its AppKey and AppSecret.",
+    ),
+    (
+        "log.level",
+        "Log filter, in `RUST_LOG` syntax (e.g. \"info\" or \"qunfa_server=debug,info\"). Logs go to stderr. (`log = \"debug\"` and QUNFA_LOG still set this.)",
+    ),
+    (
+        "log.format",
+        "\"text\" (coloured only when stderr is a terminal and NO_COLOR is unset) or \"json\": one object per line with ts, level, target, msg and the event's fields.",
+    ),
+    (
+        "log.access",
+        "One info line per API call (target qunfa::access): endpoint, appkey, code, duration_ms, client, request_id.",
+    ),
+    (
+        "metrics.listen",
+        "Empty: GET /metrics (Prometheus text) is served on the API listener, unsigned. An address (e.g. \"127.0.0.1:9464\"): /metrics, /healthz and /readyz are served there instead, and the API listener answers 404 for /metrics.",
     ),
     (
         "api.max_body_bytes",
@@ -154,11 +166,11 @@ pub const DOCS: &[(&str, &str)] = &[
     ),
     (
         "gateway.read_buffer_bytes",
-        "Read buffer per connection (it grows for a larger frame); clients send only small frames, and a small buffer keeps idle connections cheap.",
+        "No longer used (kept so existing config files load): the gateway reads into a buffer that grows in 512-byte steps as a frame needs and is given back whenever the connection is idle.",
     ),
     (
         "gateway.write_buffer_bytes",
-        "Frames queued for a connection are gathered up to this many bytes per write. 0 writes each frame on its own (one system call per frame: a fan-out then runs 4x slower); the buffer, once grown, stays with the connection.",
+        "No longer used (kept so existing config files load): queued frames go out in one gathered write (writev) straight from the shared frame bytes, up to 512 frames per wake-up.",
     ),
     (
         "gateway.send_buffer_bytes",

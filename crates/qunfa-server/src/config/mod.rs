@@ -5,6 +5,9 @@
 //! and a test keeps `qunfa.example.toml` in step.
 
 mod docs;
+mod env_vars;
+mod layers;
+mod observe;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,14 +17,19 @@ use qunfa_core::ratelimit::Limit;
 use serde::{Deserialize, Serialize};
 
 pub use docs::DOCS;
+pub use env_vars::{CLIENT_ENV, env_warnings};
+pub use layers::{leaf_keys, process_env};
+use layers::{lookup, merge, parse_scalar, set_dotted};
+pub use observe::{LogConfig, LogFormat, MetricsConfig};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub listen: String,
     pub data_dir: PathBuf,
-    pub log: String,
+    pub log: LogConfig,
     pub bootstrap_app: bool,
+    pub metrics: MetricsConfig,
     pub api: ApiConfig,
     pub store: StoreConfig,
     pub bus: BusConfig,
@@ -178,8 +186,9 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./qunfa-data"),
-            log: "info".into(),
+            log: LogConfig::default(),
             bootstrap_app: true,
+            metrics: MetricsConfig::default(),
             api: ApiConfig::default(),
             store: StoreConfig::default(),
             bus: BusConfig::default(),
@@ -244,15 +253,6 @@ impl Default for RateLimits {
     }
 }
 
-/// Environment variables starting with `QUNFA_` that configure the client commands, not the
-/// server, and so are not config keys.
-pub const CLIENT_ENV: &[&str] = &[
-    "QUNFA_APPKEY",
-    "QUNFA_APPSECRET",
-    "QUNFA_URL",
-    "QUNFA_CONFIG",
-];
-
 impl Config {
     /// Builds the effective config. `env` is the process environment as a map (tests pass their
     /// own); `flags` holds command-line overrides as dotted keys.
@@ -266,21 +266,14 @@ impl Config {
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading config file {}", path.display()))?;
-            let table: toml::Table = toml::from_str(&text)
+            let mut table: toml::Table = toml::from_str(&text)
                 .with_context(|| format!("parsing config file {}", path.display()))?;
+            observe::upgrade_log_key(&mut table);
             merge(&mut merged, table);
             Self::check(&merged).with_context(|| format!("in config file {}", path.display()))?;
         }
-        let mut keys: Vec<_> = env
-            .keys()
-            .filter(|k| k.starts_with("QUNFA_") && !CLIENT_ENV.contains(&k.as_str()))
-            .collect();
-        keys.sort();
-        for key in keys {
-            let path = key["QUNFA_".len()..]
-                .to_ascii_lowercase()
-                .replace("__", ".");
-            set_dotted(&mut merged, &path, parse_scalar(&env[key]));
+        for (key, path) in env_vars::settings(env) {
+            set_dotted(&mut merged, &path, parse_scalar(&env[&key]));
             Self::check(&merged).with_context(|| format!("in environment variable {key}"))?;
         }
         for (path, value) in flags {
@@ -352,76 +345,6 @@ impl Config {
     }
 }
 
-fn lookup<'a>(t: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
-    let mut parts = path.split('.');
-    let mut cur = t.get(parts.next()?)?;
-    for p in parts {
-        cur = cur.as_table()?.get(p)?;
-    }
-    Some(cur)
-}
-
-/// Leaf keys of a table as dotted paths.
-pub fn leaf_keys(t: &toml::Table, prefix: &str, out: &mut Vec<String>) {
-    for (k, v) in t {
-        let path = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match v.as_table() {
-            Some(sub) => leaf_keys(sub, &path, out),
-            None => out.push(path),
-        }
-    }
-}
-
-fn merge(base: &mut toml::Table, over: toml::Table) {
-    for (k, v) in over {
-        match (base.get_mut(&k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-            (_, v) => {
-                base.insert(k, v);
-            }
-        }
-    }
-}
-
-fn set_dotted(t: &mut toml::Table, path: &str, value: toml::Value) {
-    match path.split_once('.') {
-        None => {
-            t.insert(path.to_owned(), value);
-        }
-        Some((head, rest)) => {
-            let entry = t
-                .entry(head.to_owned())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            if !entry.is_table() {
-                *entry = toml::Value::Table(toml::Table::new());
-            }
-            if let toml::Value::Table(sub) = entry {
-                set_dotted(sub, rest, value);
-            }
-        }
-    }
-}
-
-/// An environment value as TOML: `true`, `42` and `1.5` keep their type, anything else is a string.
-fn parse_scalar(raw: &str) -> toml::Value {
-    match toml::from_str::<toml::Table>(&format!("v = {raw}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-    {
-        Some(v @ (toml::Value::Boolean(_) | toml::Value::Integer(_) | toml::Value::Float(_))) => v,
-        _ => toml::Value::String(raw.to_owned()),
-    }
-}
-
-/// Reads the process environment into a map (the one place that does).
-pub fn process_env() -> HashMap<String, String> {
-    std::env::vars().collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,9 +384,16 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_refused() {
-        let err = Config::load(None, &env(&[("QUNFA_LISTN", "x")]), &[]).unwrap_err();
-        assert!(format!("{err:#}").contains("QUNFA_LISTN"), "{err:#}");
+    fn unknown_keys_are_refused_in_files_and_ignored_in_the_environment() {
+        let e = env(&[("QUNFA_LISTN", "x"), ("QUNFA_BIN", "/bin/qunfa")]);
+        assert_eq!(Config::load(None, &e, &[]).unwrap(), Config::default());
+        let err = Config::load(None, &env(&[("QUNFA_LISTEN", "")]), &[]);
+        assert_eq!(err.unwrap().listen, "");
+        let err = Config::load(None, &env(&[("QUNFA_API__REPLAY_CHECK", "7")]), &[]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("QUNFA_API__REPLAY_CHECK"),
+            "{err:#}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("q.toml");
         std::fs::write(&file, "[api]\nreplay = false\n").unwrap();
@@ -472,6 +402,27 @@ mod tests {
             format!("{err:#}").contains("unknown field `replay`"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn log_as_a_string_is_the_level() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "log = \"debug\"\n").unwrap();
+        let e = env(&[("QUNFA_LOG__FORMAT", "json")]);
+        let c = Config::load(Some(&file), &e, &[]).unwrap();
+        assert_eq!(
+            c.log,
+            LogConfig {
+                level: "debug".into(),
+                format: LogFormat::Json,
+                access: true
+            }
+        );
+        let c = Config::load(None, &env(&[("QUNFA_LOG", "warn")]), &[]).unwrap();
+        assert_eq!(c.log.level, "warn");
+        let err = Config::load(None, &env(&[("QUNFA_LOG__FORMAT", "xml")]), &[]).unwrap_err();
+        assert!(format!("{err:#}").contains("QUNFA_LOG__FORMAT"), "{err:#}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! buffer while it is idle.
 
 pub mod client;
+mod conn;
 pub mod fanout;
 pub mod hub;
 pub mod protocol;

@@ -1,4 +1,5 @@
 //! One client connection: login, catch-up, then live events until it ends.
+//! (The socket and its buffers are `conn`.)
 //!
 //! One task per connection on the raw socket (`wire` does the framing), woken by the client's
 //! frames and by the hub (a frame queued, a close asked for; pings are queued frames too, from
@@ -7,11 +8,9 @@
 //! per connection and no write buffer that keeps its peak size after a burst; the read buffer
 //! is given back whenever the connection is idle.
 
-use std::collections::VecDeque;
 use std::future::Future;
-use std::io::IoSlice;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,128 +18,17 @@ use qunfa_core::ids::MsgId;
 use qunfa_service::login::Session;
 use tokio::net::TcpStream;
 
+use super::conn::{Conn, Woken};
 use super::hub::SessionHandle;
 use super::protocol::{self, ClientFrame, NotLogin, close};
-use super::wire::{self, Incoming, Reader, Refused};
+use super::wire::{self, Incoming, Refused};
 use crate::state::AppState;
 
-/// Frames gathered into one write at most (`IOV_MAX` is 1,024).
-const MAX_BATCH: usize = 512;
 /// Most msgids one `read` frame may report.
 const MAX_READS_PER_FRAME: usize = 1000;
 
 /// Why the server ends a session: the close code and reason to send.
 type Closing = Result<(), (u16, &'static str)>;
-
-/// The connection: its socket, what has been read off it, and what is on its way out.
-struct Conn {
-    /// Shared with the hub, which writes to it while the session is parked (`hub::Queue`).
-    tcp: Arc<TcpStream>,
-    reader: Reader,
-    /// Frames not yet fully written, and how much of the first one was.
-    out: VecDeque<Bytes>,
-    offset: usize,
-    /// The first frame of `out` is partly on the wire already (written by the hub).
-    head_started: bool,
-}
-
-impl Conn {
-    fn new(tcp: TcpStream, max_frame: usize) -> Conn {
-        Conn {
-            tcp: Arc::new(tcp),
-            reader: Reader::new(max_frame),
-            out: VecDeque::new(),
-            offset: 0,
-            head_started: false,
-        }
-    }
-
-    /// Writes what is queued, gathered (`writev`), as many frames per system call as the
-    /// socket takes. Cancel-safe: if the future is dropped, what was written is accounted for
-    /// and the rest is still queued, so a frame is never cut short by a close.
-    async fn flush(&mut self) -> std::io::Result<()> {
-        while !self.out.is_empty() {
-            let n = {
-                let mut slices = Vec::with_capacity(self.out.len().min(64));
-                slices.push(IoSlice::new(&self.out[0][self.offset..]));
-                for f in self.out.iter().skip(1).take(63) {
-                    slices.push(IoSlice::new(f));
-                }
-                loop {
-                    match self.tcp.try_write_vectored(&slices) {
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                            self.tcp.writable().await?
-                        }
-                        r => break r?,
-                    }
-                }
-            };
-            if n == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
-            }
-            self.advance(n);
-        }
-        if self.out.capacity() > 4 {
-            // A burst is over: give its memory back rather than keep it per idle client.
-            self.out = VecDeque::new();
-        }
-        Ok(())
-    }
-
-    async fn write(&mut self, frames: impl IntoIterator<Item = Bytes>) -> std::io::Result<()> {
-        self.out.extend(frames);
-        self.flush().await
-    }
-
-    async fn write_one(&mut self, frame: Bytes) -> std::io::Result<()> {
-        self.write([frame]).await
-    }
-
-    /// The next message from the client, answering its pings; `None` once it closed the
-    /// connection (or sent a close).
-    async fn next(&mut self) -> Result<Option<Incoming>, Refused> {
-        loop {
-            match self.reader.next_message()? {
-                Some(Incoming::Ping(p)) => {
-                    if self.write_one(wire::pong(&p)).await.is_err() {
-                        return Ok(None);
-                    }
-                }
-                Some(Incoming::Pong) => {}
-                Some(Incoming::Close(_)) => return Ok(None),
-                Some(m) => return Ok(Some(m)),
-                None => match read_buf(&self.tcp, self.reader.buffer()).await {
-                    Ok(0) | Err(_) => return Ok(None),
-                    Ok(_) => {}
-                },
-            }
-        }
-    }
-
-    /// Ends the connection: finishes the frame being written (the others queued are dropped:
-    /// nothing goes after the close), sends `last` (a kick notice, say) and the close frame,
-    /// then waits for the client to close its side, all within `within`: a client that is not
-    /// reading may never take it.
-    async fn close(mut self, last: &[Bytes], code: u16, reason: &str, within: Duration) {
-        let started = usize::from(self.offset > 0 || self.head_started);
-        self.out.truncate(started);
-        self.out.extend(last.iter().cloned());
-        self.out.push_back(wire::close(code, reason));
-        let _ = tokio::time::timeout(within, async {
-            if self.flush().await.is_err() {
-                return;
-            }
-            let _ = socket2::SockRef::from(&*self.tcp).shutdown(std::net::Shutdown::Write);
-            // Reading to the end lets the client's close (and anything it had in flight)
-            // arrive, so the connection ends with a FIN rather than a reset.
-            let mut sink = bytes::BytesMut::with_capacity(512);
-            while matches!(read_buf(&self.tcp, &mut sink).await, Ok(n) if n > 0) {
-                sink.clear();
-            }
-        })
-        .await;
-    }
-}
 
 pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std::net::IpAddr>) {
     let g = &s.config.gateway;
@@ -187,17 +75,28 @@ pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std:
             .await
         }
         Err(NotLogin::Protocol(why)) => {
+            logins("bad_request");
+            tracing::info!(client = %client(peer), desc = why, "login refused");
             return conn.close(&[], close::PROTOCOL, why, close_within).await;
         }
         Err(NotLogin::Bad(e)) => Err(e),
     };
     let who = match login {
-        Ok(w) => w,
+        Ok(w) => {
+            logins("ok");
+            w
+        }
         Err(e) => {
             if let Some(detail) = &e.detail {
                 tracing::error!(detail = %detail, "login lookup failed");
             }
-            tracing::debug!(code = e.code.as_u16(), desc = %e.desc, peer = ?peer, "login refused");
+            logins(crate::metrics::login_result(Some(e.code)));
+            tracing::info!(
+                client = %client(peer),
+                code = e.code.as_u16(),
+                desc = %e.desc,
+                "login refused"
+            );
             let answer = protocol::login_answer(Err(&e));
             return conn
                 .close(
@@ -219,6 +118,9 @@ pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std:
         conn.out.push_front(tail);
         conn.offset = 0;
         conn.head_started = true;
+    }
+    if handle.close_code() == close::TOO_SLOW {
+        metrics::counter!(crate::metrics::SLOW_CLOSES).increment(1);
     }
     let (last, code, reason): (Vec<Bytes>, u16, &str) = match handle.close_code() {
         0 => match result {
@@ -268,6 +170,7 @@ async fn catch_up(
     }));
     conn.write_one(answer).await.map_err(gone)?;
     let mut cursor = who.cursor;
+    let mut replayed = 0usize;
     loop {
         let page = svc
             .store
@@ -281,6 +184,7 @@ async fn catch_up(
         if let Some(m) = page.last() {
             cursor = m.msgid;
         }
+        replayed += page.len();
         match unless_closing(handle, conn.write(frames)).await {
             Some(r) => r.map_err(gone)?,
             None => return Ok(None),
@@ -295,21 +199,12 @@ async fn catch_up(
     conn.write_one(protocol::synced(cursor))
         .await
         .map_err(gone)?;
+    metrics::histogram!(crate::metrics::CATCHUP_MESSAGES).record(replayed as f64);
     // Invitations still waiting for an answer, on every login.
     let invites = Box::pin(super::client::pending_invites(s, who)).await;
     conn.write(invites).await.map_err(gone)?;
     conn.reader.shrink();
     Ok(Some(cursor))
-}
-
-/// What woke the live loop.
-enum Woken {
-    /// The hub asked the session to close.
-    Closing,
-    /// The client went away (or the socket failed).
-    Gone,
-    /// The client sent something: it is in the read buffer.
-    Read,
 }
 
 /// Live events until the session ends.
@@ -363,117 +258,13 @@ async fn live(
     }
 }
 
-impl Conn {
-    /// One turn of the live loop (see [`live`]).
-    fn poll_live(
-        &mut self,
-        cx: &mut Context<'_>,
-        handle: &SessionHandle,
-        cursor: MsgId,
-    ) -> Poll<Woken> {
-        handle.register_waker(cx);
-        handle.unpark();
-        if handle.closing() {
-            return Poll::Ready(Woken::Closing);
-        }
-        loop {
-            if self.out.is_empty() {
-                let (n, started) = handle.take(&mut self.out, MAX_BATCH, cursor);
-                if n == 0 {
-                    break;
-                }
-                self.head_started = started;
-            }
-            if self.out.is_empty() {
-                continue;
-            }
-            match self.poll_write_some(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(_)) => return Poll::Ready(Woken::Gone),
-                Poll::Pending => break,
-            }
-        }
-        if self.out.is_empty() && self.out.capacity() > 4 {
-            // A burst is over: give its memory back rather than keep it per idle client.
-            self.out = VecDeque::new();
-        }
-        loop {
-            match self.tcp.poll_read_ready(cx) {
-                Poll::Pending => {
-                    if self.out.is_empty() {
-                        handle.park(&self.tcp, cursor);
-                    }
-                    return Poll::Pending;
-                }
-                Poll::Ready(Err(_)) => return Poll::Ready(Woken::Gone),
-                Poll::Ready(Ok(())) => {}
-            }
-            match self.tcp.try_read_buf(self.reader.buffer()) {
-                Ok(0) => return Poll::Ready(Woken::Gone),
-                Ok(_) => return Poll::Ready(Woken::Read),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    self.reader.shrink();
-                }
-                Err(_) => return Poll::Ready(Woken::Gone),
-            }
-        }
-    }
-
-    /// One gathered write of what is queued; `Ready(Ok)` once some of it went out.
-    fn poll_write_some(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let n = {
-            let mut slices = [IoSlice::new(&[]); 64];
-            let mut k = 0;
-            for (i, f) in self.out.iter().take(64).enumerate() {
-                slices[i] = IoSlice::new(if i == 0 { &f[self.offset..] } else { f });
-                k = i + 1;
-            }
-            loop {
-                match self.tcp.poll_write_ready(cx) {
-                    Poll::Ready(Ok(())) => {}
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => return Poll::Pending,
-                }
-                match self.tcp.try_write_vectored(&slices[..k]) {
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                    Err(e) => return Poll::Ready(Err(e)),
-                    Ok(n) => break n,
-                }
-            }
-        };
-        if n == 0 {
-            return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
-        }
-        self.advance(n);
-        Poll::Ready(Ok(()))
-    }
-
-    /// Accounts for `n` bytes written from the front of the queue.
-    fn advance(&mut self, mut n: usize) {
-        while n > 0 {
-            let rest = self.out[0].len() - self.offset;
-            if n >= rest {
-                n -= rest;
-                self.out.pop_front();
-                self.offset = 0;
-                self.head_started = false;
-            } else {
-                self.offset += n;
-                n = 0;
-            }
-        }
-    }
+fn logins(result: &'static str) {
+    metrics::counter!(crate::metrics::GATEWAY_LOGINS, "result" => result).increment(1);
 }
 
-/// Reads what the socket holds into `buf`, waiting for some (`read_buf` on the shared socket).
-async fn read_buf(tcp: &TcpStream, buf: &mut bytes::BytesMut) -> std::io::Result<usize> {
-    loop {
-        tcp.readable().await?;
-        match tcp.try_read_buf(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            r => return r,
-        }
-    }
+/// The client's address for the log (`unknown` when the listener did not give it).
+fn client(peer: Option<std::net::IpAddr>) -> String {
+    peer.map_or_else(|| "unknown".into(), |ip| ip.to_string())
 }
 
 /// Runs `fut` (a write) unless the hub asks the session to close first: `None` then.

@@ -284,11 +284,13 @@ async fn migrate(client: &mut tokio_postgres::Client, schema: &str) -> StoreResu
         .iter()
         .map(|r| r.get(0))
         .collect();
+    let started = std::time::Instant::now();
+    let mut applying = Vec::new();
     for (version, sql) in MIGRATIONS {
         if applied.contains(version) {
             continue;
         }
-        tracing::info!(version, schema, "applying postgres migration");
+        applying.push(*version);
         tx.batch_execute(sql).await.map_err(|e| {
             StoreError::Internal(format!("migration {version} failed: {}", pg_detail(&e)))
         })?;
@@ -299,7 +301,16 @@ async fn migrate(client: &mut tokio_postgres::Client, schema: &str) -> StoreResu
         .await
         .map_err(pg)?;
     }
-    tx.commit().await.map_err(pg)
+    tx.commit().await.map_err(pg)?;
+    if !applying.is_empty() {
+        tracing::info!(
+            schema,
+            versions = ?applying,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "postgres migrations applied"
+        );
+    }
+    Ok(())
 }
 
 /// A driver error with its cause (tokio-postgres' own `Display` says only "db error").

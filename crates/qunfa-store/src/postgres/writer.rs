@@ -201,6 +201,7 @@ impl Conn {
 async fn run(target: Target, mut conn: Option<Conn>, mut rx: mpsc::Receiver<Job>) {
     let mut carry: Option<Job> = None;
     let mut failed_connect: Option<Instant> = None;
+    let commit_time = metrics::histogram!(crate::COMMIT_METRIC, "backend" => "postgres");
     loop {
         let first = match carry.take() {
             Some(j) => j,
@@ -244,7 +245,10 @@ async fn run(target: Target, mut conn: Option<Conn>, mut rx: mpsc::Receiver<Job>
             fail_all(batch, "postgres is unreachable");
             continue;
         };
-        match commit(c, &batch).await {
+        let started = Instant::now();
+        let committed = commit(c, &batch).await;
+        commit_time.record(started.elapsed().as_secs_f64());
+        match committed {
             Ok(results) => {
                 for (job, r) in batch.into_iter().zip(results) {
                     // The caller may have gone away (request cancelled); the write stands.

@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 /// Most writes folded into one transaction.
 const MAX_GROUP: usize = 1024;
+use crate::COMMIT_METRIC;
 /// Read connections kept open.
 const MAX_IDLE_READERS: usize = 8;
 
@@ -239,6 +240,7 @@ fn writer_loop(
     rx: mpsc::Receiver<Box<dyn Job>>,
     frames: Arc<std::sync::atomic::AtomicU64>,
 ) {
+    let commit_time = metrics::histogram!(COMMIT_METRIC, "backend" => "sqlite");
     while let Ok(first) = rx.recv() {
         if frames.load(std::sync::atomic::Ordering::Relaxed) > WAL_RESTART_FRAMES {
             frames.store(0, std::sync::atomic::Ordering::Relaxed);
@@ -246,6 +248,7 @@ fn writer_loop(
                 tracing::warn!(error = %e, "wal checkpoint on the writer failed");
             }
         }
+        let started = std::time::Instant::now();
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             tracing::error!(error = %e, "sqlite begin failed");
             first.fail(e.to_string());
@@ -263,6 +266,7 @@ fn writer_loop(
             let _ = conn.execute_batch("ROLLBACK");
             e.to_string()
         });
+        commit_time.record(started.elapsed().as_secs_f64());
         for finish in finishes {
             finish(committed.clone());
         }
@@ -274,16 +278,26 @@ fn migrate(conn: &Connection, migrations: &[&str]) -> StoreResult<()> {
     conn.execute_batch("BEGIN IMMEDIATE").map_err(internal)?;
     let run = || -> rusqlite::Result<()> {
         let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version < migrations.len() && version > 0 {
+            // An upgrade of existing data can take a while: say so before, not only after.
+            tracing::info!(
+                from = version,
+                to = migrations.len(),
+                "upgrading the sqlite schema (on a large database this can take a while)"
+            );
+        }
+        let started = std::time::Instant::now();
         for (i, sql) in migrations.iter().enumerate().skip(version) {
-            if i == version {
-                tracing::info!(
-                    from = version,
-                    to = migrations.len(),
-                    "applying sqlite migrations (on a large database this can take a while)"
-                );
-            }
             conn.execute_batch(sql)?;
             conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        }
+        if version < migrations.len() {
+            tracing::info!(
+                from = version,
+                to = migrations.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "sqlite migrations applied"
+            );
         }
         Ok(())
     };

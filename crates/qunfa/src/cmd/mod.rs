@@ -8,10 +8,11 @@ pub mod migrate;
 pub mod serve;
 pub mod watch;
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 
 use anyhow::Context;
 use qunfa_core::Store;
@@ -23,6 +24,58 @@ pub struct Ctx {
     pub data_dir: Option<PathBuf>,
     pub store: Option<String>,
     pub bus: Option<String>,
+}
+
+/// Where the last `qunfa serve` on an embedded data directory listened: `DIR/serve.addr`.
+pub const LISTEN_FILE: &str = "serve.addr";
+
+/// Records the address `qunfa serve` listens on in its data directory, so client commands run
+/// with `--data-dir DIR` (or from the directory holding it) call that server.
+pub fn record_listen(data_dir: &Path, addr: SocketAddr) {
+    if let Err(e) = std::fs::write(data_dir.join(LISTEN_FILE), format!("{addr}\n")) {
+        tracing::warn!(error = %e, "cannot record the listen address in the data dir");
+    }
+}
+
+/// The URL of the server that last ran on `data_dir`, if one did (a wildcard address is
+/// called on loopback).
+fn recorded_url(data_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join(LISTEN_FILE)).ok()?;
+    let mut addr: SocketAddr = text.trim().parse().ok()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Some(format!("http://{addr}"))
+}
+
+/// The URL a client command calls when neither `--url` nor QUNFA_URL says: the server that
+/// last ran on the embedded data directory, else the config's `listen`.
+fn default_url(cfg: &Config) -> String {
+    let recorded = cfg
+        .store
+        .url
+        .trim()
+        .is_empty()
+        .then(|| recorded_url(&cfg.data_dir))
+        .flatten();
+    recorded.unwrap_or_else(|| match cfg.listen.parse::<SocketAddr>() {
+        Ok(a) if a.ip().is_unspecified() => format!("http://127.0.0.1:{}", a.port()),
+        _ => format!("http://{}", cfg.listen),
+    })
+}
+
+/// Prints, once per process, the warnings about `QUNFA_*` variables that look like misspelt
+/// settings (they are ignored).
+fn warn_about_env(env: &HashMap<String, String>) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for w in qunfa_server::config::env_warnings(env) {
+            eprintln!("warning: {w}");
+        }
+    });
 }
 
 impl Ctx {
@@ -38,11 +91,9 @@ impl Ctx {
         if let Some(u) = &self.bus {
             flags.push(("bus.url", toml::Value::String(u.clone())));
         }
-        Config::load(
-            self.config_file.as_deref(),
-            &qunfa_server::config::process_env(),
-            &flags,
-        )
+        let env = qunfa_server::config::process_env();
+        warn_about_env(&env);
+        Config::load(self.config_file.as_deref(), &env, &flags)
     }
 
     /// The configured store, opened directly (the app commands work beside running servers).
@@ -84,7 +135,8 @@ pub fn print_config(ctx: &Ctx, example: bool) -> anyhow::Result<ExitCode> {
 /// How a client command reaches the server.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Target {
-    /// Server URL (default: http:// + the config's `listen`).
+    /// Server URL (default: where the last `qunfa serve` on the data directory listened, as
+    /// recorded in DIR/serve.addr; else http:// + the config's `listen`).
     #[arg(long, env = "QUNFA_URL")]
     pub url: Option<String>,
     /// AppKey (default: the first enabled app in the local data directory).
@@ -98,10 +150,7 @@ pub struct Target {
 impl Target {
     pub async fn client(&self, ctx: &Ctx) -> anyhow::Result<NimClient> {
         let cfg = ctx.config(&[])?;
-        let url = self
-            .url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", cfg.listen));
+        let url = self.url.clone().unwrap_or_else(|| default_url(&cfg));
         let (appkey, secret) = match (&self.appkey, &self.secret) {
             (Some(k), Some(s)) => (k.clone(), s.clone()),
             (Some(_), None) | (None, Some(_)) => {

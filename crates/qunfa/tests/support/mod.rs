@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -44,6 +44,8 @@ pub struct Opts {
     pub store: Option<String>,
     pub bus: Option<String>,
     pub env: Vec<(String, String)>,
+    /// `--listen` (default `127.0.0.1:0`).
+    pub listen: Option<String>,
 }
 
 /// A running `qunfa serve`, killed when dropped.
@@ -53,6 +55,54 @@ pub struct Serve {
     /// AppKey and AppSecret, printed on a first start only.
     pub app: Option<(String, String)>,
     pub opts: Opts,
+    /// Everything it printed so far (stdout and stderr, ANSI escapes removed), line by line.
+    pub output: Arc<Mutex<Vec<String>>>,
+}
+
+/// The lines a child prints on stdout and on stderr (the log), as they come, ANSI escapes
+/// removed. Both pipes are read for the child's whole life, so it never blocks on one.
+pub fn output_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let out = child
+        .stdout
+        .take()
+        .map(|o| Box::new(o) as Box<dyn std::io::Read + Send>);
+    let err = child
+        .stderr
+        .take()
+        .map(|e| Box::new(e) as Box<dyn std::io::Read + Send>);
+    for pipe in [out, err].into_iter().flatten() {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(strip_ansi(&line)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    rx
+}
+
+/// What `qunfa serve` logs, before it listens, when it created no app (so no credentials come).
+pub const NOT_FIRST_START: &str = "`qunfa app list` shows the apps' AppKeys and AppSecrets";
+
+/// The address in `qunfa serve`'s "qunfa listening" log line, text or JSON.
+pub fn listen_addr(line: &str) -> Option<String> {
+    if line.starts_with('{') {
+        let v: Value = serde_json::from_str(line).ok()?;
+        return (v["msg"] == "qunfa listening")
+            .then(|| v["listen"].as_str().map(str::to_owned))
+            .flatten();
+    }
+    line.contains("qunfa listening")
+        .then(|| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix("listen="))
+        })
+        .flatten()
+        .map(str::to_owned)
 }
 
 impl Serve {
@@ -64,12 +114,13 @@ impl Serve {
             }
         }
         cmd.current_dir(&opts.dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen"])
+            .arg(opts.listen.as_deref().unwrap_or("127.0.0.1:0"))
             .env("NO_COLOR", "1")
             .env("QUNFA_RATE_LIMITS__ENABLED", "false")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::piped());
         if let Some(s) = &opts.store {
             cmd.args(["--store", s]);
         }
@@ -80,22 +131,14 @@ impl Serve {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("spawning qunfa serve");
-        let out = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(strip_ansi(&line)).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = output_lines(&mut child);
         (child, rx)
     }
 
     fn ready(mut child: Child, rx: mpsc::Receiver<String>, opts: Opts) -> Serve {
         let deadline = Instant::now() + WAIT;
         let (mut key, mut secret) = (None, None);
+        let (mut listen, mut later) = (None, false);
         let mut log = Vec::new();
         loop {
             let line = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
@@ -114,22 +157,29 @@ impl Serve {
                 key = Some(v.trim().to_owned());
             } else if let Some(v) = t.strip_prefix("AppSecret:") {
                 secret = Some(v.trim().to_owned());
-            } else if let Some(addr) = line
-                .contains("qunfa listening")
-                .then(|| {
-                    line.split_whitespace()
-                        .find_map(|w| w.strip_prefix("listen="))
-                })
-                .flatten()
-            {
+            } else if let Some(addr) = listen_addr(&line) {
+                listen = Some(addr);
+            } else if line.contains(NOT_FIRST_START) {
+                later = true;
+            }
+            // The credentials (stdout) and the log (stderr) come through two pipes: wait for
+            // both the listen line and, on a first start, the credentials.
+            if let Some(addr) = listen.clone().filter(|_| later || secret.is_some()) {
                 let url = format!("http://{addr}");
-                // Keep draining stdout so the server never blocks on a full pipe.
-                std::thread::spawn(move || while rx.recv().is_ok() {});
+                let output = Arc::new(Mutex::new(log));
+                // Keep draining the pipes so the server never blocks on a full one.
+                let keep = output.clone();
+                std::thread::spawn(move || {
+                    while let Ok(l) = rx.recv() {
+                        keep.lock().unwrap().push(l);
+                    }
+                });
                 return Serve {
                     child,
                     url,
                     app: key.zip(secret),
                     opts,
+                    output,
                 };
             }
         }
@@ -155,6 +205,30 @@ impl Serve {
             .status()
             .expect("running kill");
         assert!(status.success());
+        let _ = self.child.wait();
+    }
+
+    /// Waits (up to WAIT) for an output line `pick` accepts, and answers what it made of it.
+    pub fn wait_line<T>(&self, pick: impl Fn(&str) -> Option<T>) -> T {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(t) = self.output.lock().unwrap().iter().find_map(|l| pick(l)) {
+                return t;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no such line within {WAIT:?}; output:\n{}",
+                self.output.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops it with SIGTERM and waits for it to exit.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let _ = self.child.wait();
     }
 

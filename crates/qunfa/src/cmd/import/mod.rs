@@ -2,16 +2,18 @@
 //! works against any qunfa (local or remote, any backend) and keeps the server's indexes right.
 //!
 //! Users go in `user/batchCreate` calls of up to 1,000, a few in flight, throttled under the
-//! rate limit. Progress is recorded in `FILE.progress` after each batch commits, so a re-run
-//! resumes where the last one stopped; accounts that already exist are counted, not failed,
-//! so re-running a finished import changes nothing.
+//! rate limit. Progress is recorded after each batch commits, keyed by the target app and the
+//! file's content (`progress.rs`), so a re-run resumes where the last one stopped and says how
+//! many rows it skipped; accounts that already exist are counted, not failed, so re-running a
+//! finished import with `--restart` changes nothing.
 
 mod dict;
+mod progress;
 mod users;
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, IsTerminal};
+
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -39,7 +41,7 @@ pub enum ImportCmd {
         /// Most calls per second (keep under the server's rate limit for the user group).
         #[arg(long, default_value_t = 50)]
         max_calls_per_sec: u32,
-        /// Ignore FILE.progress and start from the first row.
+        /// Ignore the progress of earlier runs and start from the first row.
         #[arg(long)]
         restart: bool,
         #[command(flatten)]
@@ -71,7 +73,10 @@ pub async fn run(ctx: &Ctx, cmd: ImportCmd) -> anyhow::Result<ExitCode> {
         } => {
             anyhow::ensure!((1..=1000).contains(&batch), "--batch must be 1 to 1000");
             let client = target.client(ctx).await?;
+            let data_dir = ctx.config(&[])?.data_dir;
+            let env = |k: &str| std::env::var(k).ok();
             let opts = UserImport {
+                mark_dir: progress::dir(&data_dir, &env),
                 batch,
                 parallel: parallel.max(1),
                 max_calls_per_sec: max_calls_per_sec.max(1),
@@ -118,22 +123,6 @@ impl LogProgress {
             eprintln!("imported {done}/{total} rows ({rate:.0}/s)");
         }
     }
-}
-
-fn count_rows(file: &Path) -> anyhow::Result<u64> {
-    let f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
-    let mut r = BufReader::with_capacity(1 << 20, f);
-    let mut n: u64 = 0;
-    loop {
-        let buf = r.fill_buf()?;
-        if buf.is_empty() {
-            break;
-        }
-        n += buf.iter().filter(|&&b| b == b'\n').count() as u64;
-        let len = buf.len();
-        r.consume(len);
-    }
-    Ok(n.saturating_sub(1))
 }
 
 fn read_csv(file: &Path, columns: &[&str]) -> anyhow::Result<Vec<HashMap<String, String>>> {

@@ -1,6 +1,7 @@
-//! `qunfa import users`: accounts in `user/batchCreate` calls, a few in flight and paced, with
-//! the progress mark (`FILE.progress`), the generated tokens (`FILE.tokens.csv`) and the failed
-//! rows (`FILE.errors.csv`) kept beside the input file.
+//! `qunfa import users`: accounts in `user/batchCreate` calls, a few in flight and paced. The
+//! progress mark is keyed by the target app and the file's content (see `progress.rs`); the
+//! generated tokens (`FILE.tokens.csv`) and the failed rows (`FILE.errors.csv`) are written
+//! beside the input file.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
@@ -15,7 +16,8 @@ use qunfa_core::account::SETTABLE_FIELDS;
 use qunfa_server::client::NimClient;
 use serde_json::{Map, Value, json};
 
-use super::{LogProgress, count_rows, progress_bar};
+use super::progress::{self, Mark};
+use super::{LogProgress, progress_bar};
 
 fn sibling(file: &Path, suffix: &str) -> PathBuf {
     let mut s = file.as_os_str().to_owned();
@@ -28,6 +30,8 @@ pub(super) struct UserImport {
     pub(super) parallel: usize,
     pub(super) max_calls_per_sec: u32,
     pub(super) restart: bool,
+    /// Where progress marks live (`progress::dir`).
+    pub(super) mark_dir: PathBuf,
 }
 
 #[derive(Default)]
@@ -49,56 +53,56 @@ pub(super) async fn import_users(
     opts: &UserImport,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let total = count_rows(file)?;
-    let progress_path = sibling(file, ".progress");
+    let scanned = progress::scan(file)?;
+    let total = scanned.rows;
+    let mark = Mark::new(&opts.mark_dir, file, client.appkey(), &scanned.sha256);
     let tokens_path = sibling(file, ".tokens.csv");
     let errors_path = sibling(file, ".errors.csv");
-    let done_before: u64 = if opts.restart {
-        0
-    } else {
-        match std::fs::read_to_string(&progress_path) {
-            Ok(s) => s
-                .trim()
-                .parse()
-                .with_context(|| format!("{} is corrupt", progress_path.display()))?,
-            Err(_) => 0,
-        }
-    };
+    let done_before: u64 = if opts.restart { 0 } else { mark.load()? };
     if done_before > 0 {
         eprintln!(
-            "resuming after row {done_before} (from {}; --restart to start over)",
-            progress_path.display()
+            "resuming after row {done_before}: an earlier run imported rows 1 to {done_before} of this \
+             file into app {} (progress in {}; --restart sends every row again)",
+            client.appkey(),
+            mark.path.display()
         );
     }
     // Tokens qunfa generated for rows without one, recorded before they are sent, so a resumed
-    // import re-sends the same token for a batch whose answer was lost, and `--restart` keeps
-    // the tokens already stored instead of replacing the file with ones the server refused.
-    let mut pending_tokens: HashMap<u64, String> = HashMap::new();
+    // import re-sends the same token for a batch whose answer was lost, and a new run keeps the
+    // tokens already stored (for the same row and accid) instead of replacing the file with
+    // ones the server would refuse.
+    let mut pending_tokens: HashMap<u64, (String, String)> = HashMap::new();
     if tokens_path.exists() {
         let mut r = csv::Reader::from_path(&tokens_path)?;
         for rec in r.records() {
             let rec = rec?;
-            if let (Some(row), Some(token)) =
-                (rec.get(0).and_then(|r| r.parse::<u64>().ok()), rec.get(2))
-                && row > done_before
+            if let (Some(row), Some(accid), Some(token)) = (
+                rec.get(0).and_then(|r| r.parse::<u64>().ok()),
+                rec.get(1),
+                rec.get(2),
+            ) && row > done_before
             {
-                pending_tokens.insert(row, token.to_owned());
+                pending_tokens.insert(row, (accid.to_owned(), token.to_owned()));
             }
         }
     }
-    let tokens_new = !tokens_path.exists() || opts.restart;
+    // A run from the first row writes both files anew; a resumed one adds to them.
+    let fresh = done_before == 0;
+    let had_tokens = tokens_path.exists();
     let mut tokens = OpenOptions::new()
         .create(true)
-        .append(!opts.restart)
+        .append(!fresh)
         .write(true)
-        .truncate(opts.restart)
+        .truncate(fresh)
         .open(&tokens_path)?;
-    if tokens_new {
+    if fresh || !had_tokens {
         writeln!(tokens, "row,accid,token")?;
     }
     let mut errors = OpenOptions::new()
         .create(true)
-        .append(true)
+        .append(!fresh)
+        .write(true)
+        .truncate(fresh)
         .open(&errors_path)?;
 
     let mut reader =
@@ -151,11 +155,17 @@ pub(super) async fn import_users(
                 }
             }
             if !has_token || !obj.contains_key("token") {
+                let accid = obj
+                    .get("accid")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
                 let token = pending_tokens
                     .remove(&row)
+                    .filter(|(a, _)| *a == accid)
+                    .map(|(_, t)| t)
                     .unwrap_or_else(|| qunfa_core::random_hex(16));
-                let accid = obj.get("accid").and_then(Value::as_str).unwrap_or("");
-                writeln!(tokens, "{row},{},{token}", accid.to_ascii_lowercase())?;
+                writeln!(tokens, "{row},{accid},{token}")?;
                 generated += 1;
                 obj.insert("token".into(), Value::String(token));
             }
@@ -180,7 +190,7 @@ pub(super) async fn import_users(
                 &mut inflight,
                 &mut tally,
                 &mut errors,
-                &progress_path,
+                &mark,
                 &pb,
                 &mut log,
                 total,
@@ -193,7 +203,7 @@ pub(super) async fn import_users(
             &mut inflight,
             &mut tally,
             &mut errors,
-            &progress_path,
+            &mark,
             &pb,
             &mut log,
             total,
@@ -211,6 +221,12 @@ pub(super) async fn import_users(
         tally.existed,
         tally.failed
     );
+    if done_before > 0 {
+        println!(
+            "skipped {} rows already imported into this app by an earlier run (--restart sends them again)",
+            done_before.min(total)
+        );
+    }
     if generated > 0 {
         println!(
             "{generated} rows had no token; the tokens qunfa generated are in {}",
@@ -229,7 +245,7 @@ async fn settle(
     inflight: &mut InFlight,
     tally: &mut Tally,
     errors: &mut File,
-    progress_path: &Path,
+    mark: &Mark,
     pb: &ProgressBar,
     log: &mut LogProgress,
     total: u64,
@@ -263,9 +279,7 @@ async fn settle(
         }
     }
     errors.flush()?;
-    let tmp = sibling(progress_path, ".tmp");
-    std::fs::write(&tmp, format!("{last_row}\n"))?;
-    std::fs::rename(&tmp, progress_path)?;
+    mark.save(last_row)?;
     pb.set_position(last_row.min(total));
     log.tick(last_row, total);
     Ok(())
