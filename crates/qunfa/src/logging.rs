@@ -16,19 +16,28 @@ use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-pub fn init(cfg: &LogConfig) -> anyhow::Result<()> {
+/// Installs the logger. Lines are written to stderr by a thread of their own (one access line
+/// per API call must not cost each request a `write` system call); the answered guard flushes
+/// what is pending when dropped, so keep it until the process ends. The writer never drops a
+/// line: when it falls behind, logging waits.
+pub fn init(cfg: &LogConfig) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
     let filter = EnvFilter::try_new(&cfg.level)
         .with_context(|| format!("bad log.level filter {:?}", cfg.level))?;
     let colour = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("qunfa-log")
+        .finish(std::io::stderr());
     let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let installed = match cfg.format {
         LogFormat::Text => fmt.with_ansi(colour).try_init(),
         LogFormat::Json => fmt.with_ansi(false).event_format(JsonLines).try_init(),
     };
-    installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+    installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;
+    Ok(guard)
 }
 
 /// `{"ts":"2025-01-01T00:00:00.000000Z","level":"info","target":"…","msg":"…",<fields>}`.

@@ -23,7 +23,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<ExitCode> {
         flags.push(("listen", toml::Value::String(l)));
     }
     let cfg = ctx.config(&flags)?;
-    crate::logging::init(&cfg.log)?;
+    let _log = crate::logging::init(&cfg.log)?;
     tracing::info!(
         version = qunfa_server::VERSION,
         commit = qunfa_server::COMMIT,
