@@ -30,6 +30,46 @@ pub struct Config {
     pub antispam: AntispamConfig,
     pub gateway: GatewayConfig,
     pub teams: TeamsConfig,
+    pub callbacks: CallbacksConfig,
+}
+
+/// `[callbacks]`: copying events to apps' servers (抄送) and the pre-send check (第三方回调).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbacksConfig {
+    pub timeout_ms: u64,
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+    pub max_attempts: u32,
+    pub pre_send_timeout_ms: u64,
+    pub pre_send_on_failure: PreSendPolicy,
+    pub poll_ms: u64,
+    pub lease_ms: u64,
+    pub concurrency: usize,
+}
+
+/// What a client's send becomes when the pre-send check fails (timeout, non-200, bad answer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PreSendPolicy {
+    Pass,
+    Block,
+}
+
+impl Default for CallbacksConfig {
+    fn default() -> Self {
+        CallbacksConfig {
+            timeout_ms: 5000,
+            backoff_initial_ms: 1000,
+            backoff_max_ms: 300_000,
+            max_attempts: 10,
+            pre_send_timeout_ms: 2000,
+            pre_send_on_failure: PreSendPolicy::Pass,
+            poll_ms: 1000,
+            lease_ms: 30_000,
+            concurrency: 64,
+        }
+    }
 }
 
 /// `[teams]`: the limits of advanced teams.
@@ -188,6 +228,7 @@ impl Default for Config {
             antispam: AntispamConfig::default(),
             gateway: GatewayConfig::default(),
             teams: TeamsConfig::default(),
+            callbacks: CallbacksConfig::default(),
         }
     }
 }
@@ -313,6 +354,21 @@ impl Config {
         }
         if cfg.gateway.send_rate_per_sec == 0 || cfg.gateway.send_burst == 0 {
             bail!("gateway.send_rate_per_sec and gateway.send_burst must be at least 1");
+        }
+        let cb = &cfg.callbacks;
+        if cb.max_attempts == 0 || cb.concurrency == 0 {
+            bail!("callbacks.max_attempts and callbacks.concurrency must be at least 1");
+        }
+        if cb.timeout_ms == 0 || cb.pre_send_timeout_ms == 0 || cb.poll_ms == 0 {
+            bail!("callbacks.timeout_ms, pre_send_timeout_ms and poll_ms must be at least 1");
+        }
+        if cb.backoff_max_ms < cb.backoff_initial_ms {
+            bail!("callbacks.backoff_max_ms must be at least callbacks.backoff_initial_ms");
+        }
+        if cb.lease_ms < 2 * cb.timeout_ms {
+            bail!(
+                "callbacks.lease_ms must be at least twice callbacks.timeout_ms (a lease outlives an attempt)"
+            );
         }
         Ok(cfg)
     }

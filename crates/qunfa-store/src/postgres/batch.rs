@@ -15,7 +15,12 @@ use tokio_postgres::types::ToSql;
 
 use super::writer::{Conn, Job};
 
-pub(super) const INSERT_SQL: &str = "WITH seq AS (
+/// The statement storing one app's messages of a batch; `$cb` is the outbox CTE, when some
+/// of them are copied to the app's server.
+macro_rules! insert_sql {
+    ($cb:literal) => {
+        concat!(
+            "WITH seq AS (
     UPDATE msg_seqs SET next_msgid = next_msgid + $2::bigint
     WHERE app_id = $1::bigint AND next_msgid + $2::bigint <= $3::bigint
     RETURNING next_msgid - $2::bigint AS first
@@ -36,8 +41,27 @@ pub(super) const INSERT_SQL: &str = "WITH seq AS (
         WITH ORDINALITY AS u(kind, from_accid, to_accid, to_ordinal, msg_type, body, ext, extra, msgidclient,
             timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, ref_msgid,
             tid, from_ordinal, ord)
-)
-SELECT first FROM seq";
+)",
+            $cb,
+            "\nSELECT first FROM seq"
+        )
+    };
+}
+
+pub(super) const INSERT_SQL: &str = insert_sql!("");
+
+/// [`INSERT_SQL`] with the outbox rows of the copied messages (`$26` event types, `$27`
+/// contexts, NULL for a message not copied): written by the same statement, after it took the
+/// app's `msg_seqs` row, so their ids follow msgid order. Apps without a callback URL never
+/// run it.
+pub(super) const INSERT_CB_SQL: &str = insert_sql!(
+    ", cb AS (
+    INSERT INTO callback_events (app_id, msgid, event_type, ctx, created_ms, next_ms)
+    SELECT $1::bigint, seq.first + u.ord - 1, u.event_type, u.ctx, u.ts, u.ts
+    FROM seq, UNNEST($26::text[], $27::text[], $15::bigint[]) WITH ORDINALITY AS u(event_type, ctx, ts, ord)
+    WHERE u.ctx IS NOT NULL
+)"
+);
 
 pub(super) const RECALL_SQL: &str = "UPDATE messages SET recalled_ms = $3 \
      WHERE app_id = $1 AND msgid = $2 AND recalled_ms IS NULL";
@@ -137,6 +161,9 @@ pub(super) struct Group<'a> {
     aud_hash: Vec<Vec<u8>>,
     aud_bits: Vec<&'a [u8]>,
     aud_seen: HashSet<[u8; 32]>,
+    cb_type: Vec<Option<&'static str>>,
+    cb_ctx: Vec<Option<&'a str>>,
+    copies: bool,
 }
 
 impl<'a> Group<'a> {
@@ -173,13 +200,34 @@ impl<'a> Group<'a> {
         self.tid.push(m.tid.map(|t| t.0));
         self.from_ordinal
             .push(m.from_ordinal.map(|o| i64::from(o.0)));
+        self.cb_type.push(
+            m.copy
+                .as_ref()
+                .map(|_| qunfa_core::callback::event_type(m.kind, m.tid.is_some())),
+        );
+        self.cb_ctx.push(m.copy.as_deref());
+        self.copies |= m.copy.is_some();
         self.n += 1;
         self.n - 1
     }
 
+    /// Whether some of its messages are copied: it is stored with [`INSERT_CB_SQL`].
+    pub(super) fn copies(&self) -> bool {
+        self.copies
+    }
+
+    /// The statement's text: [`INSERT_CB_SQL`] when some messages are copied.
+    pub(super) fn sql(&self) -> &'static str {
+        if self.copies {
+            INSERT_CB_SQL
+        } else {
+            INSERT_SQL
+        }
+    }
+
     pub(super) fn params(&self, app: &'a i64) -> Vec<&(dyn ToSql + Sync)> {
         const LIMIT: i64 = MAX_MSGID + 1;
-        vec![
+        let mut p: Vec<&(dyn ToSql + Sync)> = vec![
             app,
             &self.n,
             &LIMIT,
@@ -205,7 +253,12 @@ impl<'a> Group<'a> {
             &self.ref_msgid,
             &self.tid,
             &self.from_ordinal,
-        ]
+        ];
+        if self.copies {
+            p.push(&self.cb_type);
+            p.push(&self.cb_ctx);
+        }
+        p
     }
 }
 
@@ -445,8 +498,9 @@ async fn attempt_unguarded(
         qs.push(Box::pin(c.client.query(&c.begin, &[])));
     }
     let skip = qs.len();
-    for p in &params {
-        qs.push(Box::pin(c.client.query(&c.insert, p)));
+    for (p, g) in params.iter().zip(groups.values()) {
+        let st = if g.copies() { &c.insert_cb } else { &c.insert };
+        qs.push(Box::pin(c.client.query(st, p)));
     }
     for (app, msgid, now) in &recalls {
         let p: [&(dyn ToSql + Sync); 3] = [app, msgid, now];
