@@ -45,7 +45,13 @@ async fn p2p(s: &TestServer, from: &str, to: &str, text: &str) -> i64 {
     let r = s
         .call(
             "msg/sendMsg",
-            &[("from", from), ("ope", "0"), ("to", to), ("type", "0"), ("body", &body)],
+            &[
+                ("from", from),
+                ("ope", "0"),
+                ("to", to),
+                ("type", "0"),
+                ("body", &body),
+            ],
         )
         .await;
     r["data"]["msgid"].as_i64().unwrap_or_else(|| panic!("{r}"))
@@ -57,9 +63,16 @@ fn checked(r: &Receiver, s: &TestServer) -> Vec<Value> {
         assert!(g.signed, "MD5 and CheckSum verify: {g:?}");
         assert_eq!(g.appkey, s.app.appkey);
         assert_eq!(g.content_type, "application/json; charset=utf-8");
-        assert!(g.curtime > 1_000_000_000_000, "CurTime in ms: {}", g.curtime);
+        assert!(
+            g.curtime > 1_000_000_000_000,
+            "CurTime in ms: {}",
+            g.curtime
+        );
         let o = g.json.as_object().expect("a JSON object");
-        assert!(o.values().all(Value::is_string), "every value a string: {o:?}");
+        assert!(
+            o.values().all(Value::is_string),
+            "every value a string: {o:?}"
+        );
     }
     r.delivered()
 }
@@ -88,8 +101,15 @@ async fn messages_are_copied_signed_in_msgid_order() {
     let pic = s
         .call(
             "msg/sendMsg",
-            &[("from", "c"), ("ope", "0"), ("to", "a"), ("type", "1"), ("body", &picture),
-                ("ext", "e1"), ("msgidclient", "k-9")],
+            &[
+                ("from", "c"),
+                ("ope", "0"),
+                ("to", "a"),
+                ("type", "1"),
+                ("body", &picture),
+                ("ext", "e1"),
+                ("msgidclient", "k-9"),
+            ],
         )
         .await["data"]["msgid"]
         .as_i64()
@@ -136,8 +156,16 @@ async fn failures_are_retried_with_backoff_without_holding_back_later_events() {
     // would be the same: any non-200), the third succeeds.
     r.plan([Reply::status(500), Reply::status(503)]);
     let m1 = p2p(&s, "a", "b", "one").await;
-    until(&s, "the first failure", || !r.got().is_empty()).await;
+    until(&s, "two failures", || r.got().len() == 2).await;
+    // The clock stands still: the first event waits for its third attempt, the second goes.
     let m2 = p2p(&s, "a", "b", "two").await;
+    for _ in 0..250 {
+        if r.delivered().len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(r.delivered().len(), 1, "the second event went out alone");
     until(&s, "both delivered", || r.delivered().len() == 2).await;
     let all = r.got();
     let tries: Vec<&crate::receiver::Got> = all
@@ -152,8 +180,14 @@ async fn failures_are_retried_with_backoff_without_holding_back_later_events() {
         tries.iter().all(|g| g.json == tries[0].json),
         "every attempt sends the same body (same eventId and msgidServer)"
     );
-    let gaps: Vec<i64> = tries.windows(2).map(|w| w[1].curtime - w[0].curtime).collect();
-    assert!(gaps[0] >= 100 && gaps[1] >= 200, "backoff doubles: {gaps:?}");
+    let gaps: Vec<i64> = tries
+        .windows(2)
+        .map(|w| w[1].curtime - w[0].curtime)
+        .collect();
+    assert!(
+        gaps[0] >= 100 && gaps[1] >= 200,
+        "backoff doubles: {gaps:?}"
+    );
     let delivered: Vec<String> = r
         .delivered()
         .iter()
@@ -177,24 +211,39 @@ async fn every_kind_of_message_and_recall_is_copied() {
     let recall = s
         .call(
             "msg/recall",
-            &[("deleteMsgid", &m.to_string()), ("timetag", "0"), ("type", "7"), ("from", "a"),
-                ("to", "b"), ("msg", "oops"), ("attach", "a1")],
+            &[
+                ("deleteMsgid", &m.to_string()),
+                ("timetag", "0"),
+                ("type", "7"),
+                ("from", "a"),
+                ("to", "b"),
+                ("msg", "oops"),
+                ("attach", "a1"),
+            ],
         )
         .await;
     assert_eq!(recall, json!({"code": 200}));
     let mass = s
         .call(
             "msg/sendMsgToAll",
-            &[("type", "0"), ("body", r#"{"msg":"to some"}"#), ("toAccids", r#"["b","c"]"#)],
+            &[
+                ("type", "0"),
+                ("body", r#"{"msg":"to some"}"#),
+                ("toAccids", r#"["b","c"]"#),
+            ],
         )
         .await;
     let mass_id = mass["data"]["msgid"].as_i64().unwrap();
     assert_eq!(
-        s.call("msg/recallMassMsg", &[("msgid", &mass_id.to_string())]).await,
+        s.call("msg/recallMassMsg", &[("msgid", &mass_id.to_string())])
+            .await,
         json!({"code": 200})
     );
     let b = s
-        .call("msg/broadcastMsg", &[("body", "maintenance"), ("targetOs", r#"["ios"]"#)])
+        .call(
+            "msg/broadcastMsg",
+            &[("body", "maintenance"), ("targetOs", r#"["ios"]"#)],
+        )
         .await;
     let bid = b["msg"]["broadcastId"].as_i64().unwrap();
     let tid = crate::team::team(&s, "a", &["b"], &[]).await;
@@ -202,7 +251,13 @@ async fn every_kind_of_message_and_recall_is_copied() {
     let tm = s
         .call(
             "msg/sendMsg",
-            &[("from", "b"), ("ope", "1"), ("to", &ts), ("type", "0"), ("body", r#"{"msg":"in team"}"#)],
+            &[
+                ("from", "b"),
+                ("ope", "1"),
+                ("to", &ts),
+                ("type", "0"),
+                ("body", r#"{"msg":"in team"}"#),
+            ],
         )
         .await["data"]["msgid"]
         .as_i64()
@@ -210,7 +265,13 @@ async fn every_kind_of_message_and_recall_is_copied() {
     assert_eq!(
         s.call(
             "msg/recall",
-            &[("deleteMsgid", &tm.to_string()), ("timetag", "0"), ("type", "8"), ("from", "b"), ("to", &ts)],
+            &[
+                ("deleteMsgid", &tm.to_string()),
+                ("timetag", "0"),
+                ("type", "8"),
+                ("from", "b"),
+                ("to", &ts)
+            ],
         )
         .await,
         json!({"code": 200})
@@ -219,7 +280,12 @@ async fn every_kind_of_message_and_recall_is_copied() {
     let got = checked(&r, &s);
     let kinds: Vec<(&str, &str)> = got
         .iter()
-        .map(|v| (v["eventType"].as_str().unwrap(), v["convType"].as_str().unwrap()))
+        .map(|v| {
+            (
+                v["eventType"].as_str().unwrap(),
+                v["convType"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(kinds, kinds_expected());
     let p2p_recall = &got[1];
@@ -244,7 +310,13 @@ async fn every_kind_of_message_and_recall_is_copied() {
     assert_eq!(got[3]["to"], "");
     let bc = &got[4];
     assert_eq!(
-        (&bc["msgidServer"], &bc["body"], &bc["msgType"], &bc["isOffline"], &bc["targetOs"]),
+        (
+            &bc["msgidServer"],
+            &bc["body"],
+            &bc["msgType"],
+            &bc["isOffline"],
+            &bc["targetOs"]
+        ),
         (
             &json!(bid.to_string()),
             &json!("maintenance"),
@@ -262,8 +334,18 @@ async fn every_kind_of_message_and_recall_is_copied() {
         (&json!("in team"), &json!(ts), &json!(tm.to_string()))
     );
     assert_eq!(
-        (&got[7]["eventType"], &got[7]["convType"], &got[7]["to"], &got[7]["deleteMsgid"]),
-        (&json!("8"), &json!("TEAM"), &json!(ts), &json!(tm.to_string()))
+        (
+            &got[7]["eventType"],
+            &got[7]["convType"],
+            &got[7]["to"],
+            &got[7]["deleteMsgid"]
+        ),
+        (
+            &json!("8"),
+            &json!("TEAM"),
+            &json!(ts),
+            &json!(tm.to_string())
+        )
     );
 }
 

@@ -18,7 +18,13 @@ async fn text(s: &TestServer, from: &str, to: &str, t: &str) -> i64 {
     let r = s
         .call(
             "msg/sendMsg",
-            &[("from", from), ("ope", "0"), ("to", to), ("type", "0"), ("body", &body)],
+            &[
+                ("from", from),
+                ("ope", "0"),
+                ("to", to),
+                ("type", "0"),
+                ("body", &body),
+            ],
         )
         .await;
     r["data"]["msgid"].as_i64().unwrap_or_else(|| panic!("{r}"))
@@ -47,14 +53,19 @@ async fn dead_letters_are_listed_and_resent() {
     let e = &list["list"][0];
     let id = e["eventId"].as_i64().unwrap();
     let body: Value = serde_json::from_str(e["body"].as_str().unwrap()).unwrap();
-    assert_eq!(body, r.got()[0].json, "listed with the body it is sent with");
+    assert_eq!(
+        body,
+        r.got()[0].json,
+        "listed with the body it is sent with"
+    );
     assert_eq!(
         list,
         json!({"code": 200, "size": 1, "list": [{"eventId": id, "eventType": "1", "msgid": m,
             "attempts": 4, "createTime": e["createTime"], "lastError": "HTTP 500", "body": e["body"]}]})
     );
     assert_eq!(
-        s.call("app/listDeadCallbacks", &[("after", &id.to_string())]).await,
+        s.call("app/listDeadCallbacks", &[("after", &id.to_string())])
+            .await,
         json!({"code": 200, "size": 0, "list": []})
     );
     // No more attempts once dead.
@@ -67,13 +78,21 @@ async fn dead_letters_are_listed_and_resent() {
 
     r.answer(Reply::status(200));
     assert_eq!(
-        s.call("app/resendCallbacks", &[("ids", &format!("[{id}]"))]).await,
+        s.call("app/resendCallbacks", &[("ids", &format!("[{id}]"))])
+            .await,
         json!({"code": 200, "resent": 1})
     );
     until(&s, "the resent event", || r.delivered().len() == 1).await;
-    assert_eq!(r.delivered()[0], body, "the same event: receivers drop repeats by eventId");
+    assert_eq!(
+        r.delivered()[0],
+        body,
+        "the same event: receivers drop repeats by eventId"
+    );
     let info = s.call("app/getCallback", &[]).await;
-    assert_eq!((&info["info"]["pending"], &info["info"]["dead"]), (&json!(0), &json!(0)));
+    assert_eq!(
+        (&info["info"]["pending"], &info["info"]["dead"]),
+        (&json!(0), &json!(0))
+    );
     assert_eq!(
         s.call("app/resendCallbacks", &[]).await,
         json!({"code": 200, "resent": 0})
@@ -85,12 +104,18 @@ async fn admin_endpoints_refuse_bad_parameters_and_change_nothing() {
     let s = TestServer::start().await;
     let bad = [
         (vec![], "give at least one of url, events, preSendUrl"),
-        (vec![("url", "ftp://h/x")], "url must be an http:// or https:// URL: \"ftp://h/x\""),
+        (
+            vec![("url", "ftp://h/x")],
+            "url must be an http:// or https:// URL: \"ftp://h/x\"",
+        ),
         (
             vec![("url", "http://h/x"), ("events", "msg,likes")],
             "events: \"likes\" is not one of messages, recalls, logins, all, none",
         ),
-        (vec![("preSendUrl", "h/check")], "preSendUrl must be an http:// or https:// URL: \"h/check\""),
+        (
+            vec![("preSendUrl", "h/check")],
+            "preSendUrl must be an http:// or https:// URL: \"h/check\"",
+        ),
     ];
     for (params, desc) in bad {
         assert_eq!(
@@ -120,7 +145,11 @@ async fn admin_endpoints_refuse_bad_parameters_and_change_nothing() {
         414
     );
     // Switched on, then off with an empty url.
-    set_callback(&s, &[("url", "http://127.0.0.1:9/cb"), ("events", "recall")]).await;
+    set_callback(
+        &s,
+        &[("url", "http://127.0.0.1:9/cb"), ("events", "recall")],
+    )
+    .await;
     let off = set_callback(&s, &[("url", "")]).await;
     assert_eq!(
         off,
@@ -134,7 +163,10 @@ async fn an_app_without_a_url_gets_and_writes_nothing() {
     let (other, oc) = s.new_app("other").await;
     create_users(&s, &["a", "b"]).await;
     for a in ["a", "b"] {
-        assert_eq!(oc.call("user/create", &[("accid", a)]).await.unwrap()["code"], 200);
+        assert_eq!(
+            oc.call("user/create", &[("accid", a)]).await.unwrap()["code"],
+            200
+        );
     }
     let r = Receiver::start(&s.app.secret).await;
     // Copies logins only: messages are not written to the outbox either.
@@ -144,13 +176,23 @@ async fn an_app_without_a_url_gets_and_writes_nothing() {
     let sent = oc
         .call(
             "msg/sendMsg",
-            &[("from", "a"), ("ope", "0"), ("to", "b"), ("type", "0"), ("body", body)],
+            &[
+                ("from", "a"),
+                ("ope", "0"),
+                ("to", "b"),
+                ("type", "0"),
+                ("body", body),
+            ],
         )
         .await
         .unwrap();
     assert_eq!(sent["code"], 200);
     let store = &s.state().services.store;
-    assert_eq!(store.callback_totals().await.unwrap(), (0, 0), "no outbox row at all");
+    assert_eq!(
+        store.callback_totals().await.unwrap(),
+        (0, 0),
+        "no outbox row at all"
+    );
     assert_eq!(store.callback_summary(other.id).await.unwrap().pending, 0);
     for _ in 0..10 {
         s.clock.advance_ms(100);
@@ -174,7 +216,10 @@ async fn pending_events_go_out_after_a_restart() {
     until(&s, "first attempts", || r.got().len() >= 3).await;
     s.restart().await;
     r.answer(Reply::status(200));
-    until(&s, "all three after the restart", || r.delivered().len() == 3).await;
+    until(&s, "all three after the restart", || {
+        r.delivered().len() == 3
+    })
+    .await;
     let mut got: Vec<i64> = r
         .delivered()
         .iter()
@@ -199,7 +244,8 @@ async fn gateway_logins_and_logouts_are_copied_with_the_client() {
     let s = TestServer::with(fast).await;
     let token = "tok-a";
     assert_eq!(
-        s.call("user/create", &[("accid", "a"), ("token", token)]).await["code"],
+        s.call("user/create", &[("accid", "a"), ("token", token)])
+            .await["code"],
         200
     );
     create_users(&s, &["b"]).await;
@@ -207,25 +253,31 @@ async fn gateway_logins_and_logouts_are_copied_with_the_client() {
     set_callback(&s, &[("url", &r.url)]).await;
 
     let mut bad = Client::connect(&s).await;
-    bad.send(json!({"op": "login", "appkey": s.app.appkey, "accid": "a", "token": token,
-        "clientType": "FRIDGE"}))
-        .await;
+    bad.send(
+        json!({"op": "login", "appkey": s.app.appkey, "accid": "a", "token": token,
+        "clientType": "FRIDGE"}),
+    )
+    .await;
     assert_eq!(
         bad.next().await.unwrap(),
         json!({"op": "login", "code": 414,
             "desc": "bad login: clientType must be one of AOS, IOS, PC, WINPHONE, WEB, MAC, REST: \"FRIDGE\""})
     );
     let mut c = Client::connect(&s).await;
-    c.send(json!({"op": "login", "appkey": s.app.appkey, "accid": "a", "token": token,
-        "clientType": "IOS", "deviceId": "dev-1", "sdkVersion": "9.1"}))
-        .await;
+    c.send(
+        json!({"op": "login", "appkey": s.app.appkey, "accid": "a", "token": token,
+        "clientType": "IOS", "deviceId": "dev-1", "sdkVersion": "9.1"}),
+    )
+    .await;
     assert_eq!(c.next().await.unwrap()["code"], 200);
     c.until_synced().await;
     let login_at = s.clock_ms();
     // A message it sends carries its client too.
-    c.send(json!({"op": "send", "ope": 0, "to": "b", "type": 0, "body": {"msg": "from ios"},
-        "msgidClient": "c-1"}))
-        .await;
+    c.send(
+        json!({"op": "send", "ope": 0, "to": "b", "type": 0, "body": {"msg": "from ios"},
+        "msgidClient": "c-1"}),
+    )
+    .await;
     let sent = loop {
         let f = c.next().await.unwrap();
         if f["op"] == "sent" {
@@ -238,7 +290,10 @@ async fn gateway_logins_and_logouts_are_copied_with_the_client() {
     until(&s, "the logout", || r.delivered().len() == 3).await;
     let got = r.delivered();
     let of = |t: &str| got.iter().find(|v| v["eventType"] == t).unwrap().clone();
-    let (login, msg) = (of("2"), got.iter().find(|v| v["eventType"] == "1").unwrap().clone());
+    let (login, msg) = (
+        of("2"),
+        got.iter().find(|v| v["eventType"] == "1").unwrap().clone(),
+    );
     assert_eq!(
         login,
         json!({"accid": "a", "clientIp": "127.0.0.1", "clientType": "IOS", "code": "200",
@@ -246,7 +301,11 @@ async fn gateway_logins_and_logouts_are_copied_with_the_client() {
             "timestamp": login_at.to_string()})
     );
     assert_eq!(
-        (&msg["fromClientType"], &msg["fromDeviceId"], &msg["msgidClient"]),
+        (
+            &msg["fromClientType"],
+            &msg["fromDeviceId"],
+            &msg["msgidClient"]
+        ),
         (&json!("IOS"), &json!("dev-1"), &json!("c-1"))
     );
     assert_eq!(got[2]["eventType"], "3", "the logout comes last");

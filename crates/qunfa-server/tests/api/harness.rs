@@ -242,9 +242,7 @@ pub async fn create_users(s: &TestServer, accids: &[&str]) {
 }
 
 /// Runs `server` on a fresh port: its base URL, its stop switch and its task.
-async fn serve(
-    server: Arc<Server>,
-) -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+async fn serve(server: Arc<Server>) -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let (stop, stopped) = oneshot::channel::<()>();

@@ -14,9 +14,11 @@ use crate::ws::Client;
 
 async fn online(s: &TestServer, accid: &str) -> Client {
     let mut c = Client::connect(s).await;
-    c.send(json!({"op": "login", "appkey": s.app.appkey, "accid": accid, "token": format!("t-{accid}"),
-        "clientType": "AOS", "deviceId": "d-7"}))
-        .await;
+    c.send(
+        json!({"op": "login", "appkey": s.app.appkey, "accid": accid, "token": format!("t-{accid}"),
+        "clientType": "AOS", "deviceId": "d-7"}),
+    )
+    .await;
     assert_eq!(c.next().await.unwrap()["code"], 200);
     c.until_synced().await;
     c
@@ -33,9 +35,11 @@ async fn users(s: &TestServer) {
 }
 
 async fn send(c: &mut Client, key: &str, text: &str) -> Value {
-    c.send(json!({"op": "send", "ope": 0, "to": "b", "type": 0, "body": {"msg": text},
-        "msgidClient": key}))
-        .await;
+    c.send(
+        json!({"op": "send", "ope": 0, "to": "b", "type": 0, "body": {"msg": text},
+        "msgidClient": key}),
+    )
+    .await;
     // Its own `msg` frame (multi-device sync) may come first.
     loop {
         let f = c.next().await.unwrap();
@@ -67,7 +71,10 @@ async fn the_app_server_passes_blocks_and_rewrites_client_sends() {
             "resendFlag": "0", "to": "b"}),
         "the payload of the message about to be stored, without msgidServer"
     );
-    assert_eq!(b.next().await.unwrap()["msg"]["body"], json!({"msg": "hello"}));
+    assert_eq!(
+        b.next().await.unwrap()["msg"]["body"],
+        json!({"msg": "hello"})
+    );
 
     r.plan([Reply::json(r#"{"errCode":1,"responseCode":20001}"#)]);
     assert_eq!(
@@ -81,13 +88,24 @@ async fn the_app_server_passes_blocks_and_rewrites_client_sends() {
         json!({"op": "sent", "msgidClient": "c-3", "code": 403, "desc": "blocked by the app server"})
     );
 
-    r.plan([Reply::json(r#"{"errCode":0,"modifyResponse":{"body":{"msg":"***"}}}"#)]);
+    r.plan([Reply::json(
+        r#"{"errCode":0,"modifyResponse":{"body":{"msg":"***"}}}"#,
+    )]);
     let rewritten = send(&mut a, "c-4", "bad word").await;
     assert_eq!(rewritten["code"], 200);
     let got = b.next().await.unwrap();
-    assert_eq!(got["msg"]["body"], json!({"msg": "***"}), "what is stored and delivered");
-    assert_eq!(got["msg"]["msgidclient"], "c-4", "nothing blocked reached b in between");
-    r.plan([Reply::json(r#"{"errCode":0,"modifyResponse":"{\"body\":{\"text\":1}}"}"#)]);
+    assert_eq!(
+        got["msg"]["body"],
+        json!({"msg": "***"}),
+        "what is stored and delivered"
+    );
+    assert_eq!(
+        got["msg"]["msgidclient"], "c-4",
+        "nothing blocked reached b in between"
+    );
+    r.plan([Reply::json(
+        r#"{"errCode":0,"modifyResponse":"{\"body\":{\"text\":1}}"}"#,
+    )]);
     assert_eq!(
         send(&mut a, "c-5", "x").await,
         json!({"op": "sent", "msgidClient": "c-5", "code": 414,
@@ -98,11 +116,20 @@ async fn the_app_server_passes_blocks_and_rewrites_client_sends() {
     let api = s
         .call(
             "msg/sendMsg",
-            &[("from", "a"), ("ope", "0"), ("to", "b"), ("type", "0"), ("body", r#"{"msg":"api"}"#)],
+            &[
+                ("from", "a"),
+                ("ope", "0"),
+                ("to", "b"),
+                ("type", "0"),
+                ("body", r#"{"msg":"api"}"#),
+            ],
         )
         .await;
     assert_eq!(api["code"], 200);
-    assert_eq!(b.next().await.unwrap()["msg"]["body"], json!({"msg": "api"}));
+    assert_eq!(
+        b.next().await.unwrap()["msg"]["body"],
+        json!({"msg": "api"})
+    );
     assert_eq!(r.got().len(), before);
 }
 
@@ -126,7 +153,10 @@ async fn failed_checks_pass_by_default() {
         let started = std::time::Instant::now();
         let ans = send(&mut a, &format!("k{i}"), "x").await;
         assert_eq!(ans["code"], 200, "{why}: {ans}");
-        assert!(started.elapsed() < Duration::from_millis(1200), "{why}: one attempt, bounded");
+        assert!(
+            started.elapsed() < Duration::from_millis(1200),
+            "{why}: one attempt, bounded"
+        );
     }
 }
 
@@ -141,7 +171,10 @@ async fn failed_checks_block_when_told_to() {
     let r = Receiver::start(&s.app.secret).await;
     set_callback(&s, &[("preSendUrl", &r.url)]).await;
     let mut a = online(&s, "a").await;
-    r.plan([Reply::json(r#"{"errCode":0}"#).slow(1500), Reply::status(502)]);
+    r.plan([
+        Reply::json(r#"{"errCode":0}"#).slow(1500),
+        Reply::status(502),
+    ]);
     for key in ["slow", "502"] {
         assert_eq!(
             send(&mut a, key, "x").await,

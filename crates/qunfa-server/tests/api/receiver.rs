@@ -80,7 +80,11 @@ fn header(h: &HeaderMap, name: &str) -> String {
         .to_owned()
 }
 
-async fn handle(State(r): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
+async fn handle(
+    State(r): State<Arc<Inner>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
     let now = r.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     r.max_in_flight.fetch_max(now, Ordering::SeqCst);
     let md5 = header(&headers, "MD5");
@@ -98,9 +102,6 @@ async fn handle(State(r): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) ->
         .unwrap()
         .pop_front()
         .unwrap_or_else(|| r.default.lock().unwrap().clone());
-    if reply.delay_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(reply.delay_ms)).await;
-    }
     r.got.lock().unwrap().push(Got {
         appkey: header(&headers, "AppKey"),
         curtime: curtime.parse().unwrap_or(-1),
@@ -109,6 +110,10 @@ async fn handle(State(r): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) ->
         signed,
         answered: reply.status,
     });
+    // Recorded on arrival: a caller that gives up drops the connection, and this with it.
+    if reply.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(reply.delay_ms)).await;
+    }
     r.in_flight.fetch_sub(1, Ordering::SeqCst);
     (StatusCode::from_u16(reply.status).unwrap(), reply.body)
 }

@@ -24,10 +24,19 @@ pub fn print_settings(a: &App, as_json: bool) {
         println!("{}", settings_json(a));
         return;
     }
-    let or_off = |s: &str| if s.is_empty() { "(off)".to_owned() } else { s.to_owned() };
+    let or_off = |s: &str| {
+        if s.is_empty() {
+            "(off)".to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
     println!("app {} ({})", a.appkey, a.name);
     println!("  callback url:    {}", or_off(&a.callbacks.url));
-    println!("  callback events: {}", or_off(&a.callbacks.events.as_list()));
+    println!(
+        "  callback events: {}",
+        or_off(&a.callbacks.events.as_list())
+    );
     println!("  pre-send url:    {}", or_off(&a.callbacks.pre_send_url));
 }
 
