@@ -39,6 +39,7 @@ async fn app_update_and_callbacks_while_serving() {
     let server = Serve::start(Opts {
         dir: dir.path().to_owned(),
         env: vec![
+            ("QUNFA_API__APP_REFRESH_MS".into(), "100".into()),
             ("QUNFA_CALLBACKS__POLL_MS".into(), "20".into()),
             ("QUNFA_CALLBACKS__BACKOFF_INITIAL_MS".into(), "10".into()),
             ("QUNFA_CALLBACKS__BACKOFF_MAX_MS".into(), "20".into()),
@@ -77,7 +78,8 @@ async fn app_update_and_callbacks_while_serving() {
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );
-    // The server picks the change up within api.app_refresh_ms.
+    // The server picks the change up within api.app_refresh_ms (100 ms here).
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let info = nim.call("app/getCallback", &[]).await.unwrap();

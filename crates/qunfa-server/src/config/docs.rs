@@ -242,7 +242,7 @@ pub const DOCS: &[(&str, &str)] = &[
     ),
     (
         "callbacks.lease_ms",
-        "How long a node holds the right to deliver an app's events without renewing it: after a node dies, another takes over within this.",
+        "How long a node holds the right to deliver an app's events without renewing it: after a node dies, another takes over within this. Keep it well above `timeout_ms`: it is renewed before an attempt and must outlive it.",
     ),
     (
         "callbacks.concurrency",
