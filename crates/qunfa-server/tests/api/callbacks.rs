@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 
 use crate::harness::{TestServer, create_users};
 use crate::receiver::{Receiver, Reply};
-use crate::ws::Client;
 
 /// Retries 100 ms, 200 ms, 400 ms; four attempts; looked for every 20 ms.
 pub fn fast(c: &mut Config) {
@@ -176,9 +175,10 @@ async fn failures_are_retried_with_backoff_without_holding_back_later_events() {
     assert_eq!(r.delivered().len(), 1, "the second event went out alone");
     until(&s, "both delivered", || r.delivered().len() == 2).await;
     let all = r.got();
+    let m1s = m1.to_string();
     let tries: Vec<&crate::receiver::Got> = all
         .iter()
-        .filter(|g| g.json["msgidServer"] == m1.to_string())
+        .filter(|g| g.json["msgidServer"] == m1s.as_str())
         .collect();
     assert_eq!(
         tries.iter().map(|g| g.answered).collect::<Vec<_>>(),

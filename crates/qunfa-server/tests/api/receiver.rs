@@ -4,7 +4,6 @@
 //! (a status, a body, a delay).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,8 +63,6 @@ struct Inner {
     got: Mutex<Vec<Got>>,
     plan: Mutex<VecDeque<Reply>>,
     default: Mutex<Reply>,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
 }
 
 pub struct Receiver {
@@ -85,8 +82,6 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, String) {
-    let now = r.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    r.max_in_flight.fetch_max(now, Ordering::SeqCst);
     let md5 = header(&headers, "MD5");
     let curtime = header(&headers, "CurTime");
     let checksum = header(&headers, "CheckSum");
@@ -114,7 +109,6 @@ async fn handle(
     if reply.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(reply.delay_ms)).await;
     }
-    r.in_flight.fetch_sub(1, Ordering::SeqCst);
     (StatusCode::from_u16(reply.status).unwrap(), reply.body)
 }
 
@@ -126,8 +120,6 @@ impl Receiver {
             got: Mutex::default(),
             plan: Mutex::default(),
             default: Mutex::new(Reply::status(200)),
-            in_flight: AtomicUsize::new(0),
-            max_in_flight: AtomicUsize::new(0),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -161,10 +153,5 @@ impl Receiver {
             .filter(|g| g.answered == 200)
             .map(|g| g.json)
             .collect()
-    }
-
-    /// Most requests it was handling at once.
-    pub fn max_in_flight(&self) -> usize {
-        self.inner.max_in_flight.load(Ordering::SeqCst)
     }
 }
