@@ -39,10 +39,11 @@ impl Services {
         app: AppId,
         msgs: impl IntoIterator<Item = &'a mut NewMessage>,
     ) -> bool {
-        let cb = self.apps.by_id(app).map(|a| a.callbacks.clone());
+        let a = self.apps.by_id(app);
+        let cb = a.as_ref().map(|a| &a.callbacks);
         let mut any = false;
         for m in msgs {
-            match &cb {
+            match cb {
                 Some(cb) if cb.copies(m.kind) => {
                     if m.copy.is_none() {
                         m.copy = Some("{}".into());

@@ -116,8 +116,8 @@ impl Services {
             ClientTo::Account(to) => Some(self.registered(app, to).await?),
             ClientTo::Team(_) => None,
         };
-        let ctx = callback::client_ctx(&req.client.client_type, &req.client.device_id);
-        if let Some(answer) = self.pre_send(app, from, &req, &ctx).await {
+        let ctx = || callback::client_ctx(&req.client.client_type, &req.client.device_id);
+        if let Some(answer) = self.pre_send(app, from, &req).await {
             match answer {
                 PreSendAnswer::Block { response_code } => {
                     return Ok(ClientSent::Blocked { response_code });
@@ -138,7 +138,7 @@ impl Services {
             ClientTo::Team(_) => MsgKind::Team,
             ClientTo::Account(_) => MsgKind::P2p,
         };
-        let copy = self.copying(app, kind).then_some(ctx);
+        let copy = self.copying(app, kind).then(ctx);
         let sent = match (req.to, to_o) {
             (ClientTo::Team(tid), _) => {
                 let team = TeamSend {
@@ -182,17 +182,12 @@ impl Services {
 
     /// Asks the app's pre-send URL about a client's send, when it has one: the eventType "1"
     /// payload of the message as it would be stored, without `msgidServer`.
-    async fn pre_send(
-        &self,
-        app: AppId,
-        from: &Accid,
-        req: &ClientSend,
-        ctx: &str,
-    ) -> Option<PreSendAnswer> {
+    async fn pre_send(&self, app: AppId, from: &Accid, req: &ClientSend) -> Option<PreSendAnswer> {
         let a = self.apps.by_id(app)?;
         if a.callbacks.pre_send_url.is_empty() {
             return None;
         }
+        let ctx = callback::client_ctx(&req.client.client_type, &req.client.device_id);
         let (kind, to, tid) = match &req.to {
             ClientTo::Account(to) => (MsgKind::P2p, Some(to.clone()), None),
             ClientTo::Team(tid) => (MsgKind::Team, None, Some(*tid)),
@@ -216,7 +211,7 @@ impl Services {
             duplicate: false,
         });
         let payload =
-            serde_json::Value::Object(callback::render_message(&preview, ctx)).to_string();
+            serde_json::Value::Object(callback::render_message(&preview, &ctx)).to_string();
         Some(self.hooks.pre_send(&a, payload).await)
     }
 }
