@@ -163,3 +163,30 @@ fn poke(cb: &Callbacks, events: &[NewEvent]) {
         let _ = cb.pokes.send(app);
     }
 }
+
+/// Queues the session's login (or logout) for the app's server, when the app copies them.
+pub fn copy_login(
+    s: &crate::state::AppState,
+    who: &qunfa_service::login::Session,
+    peer: Option<std::net::IpAddr>,
+    login: bool,
+) {
+    let copies = s
+        .services
+        .apps
+        .by_id(who.app.id)
+        .is_some_and(|a| a.callbacks.copies_logins());
+    if !copies {
+        return;
+    }
+    s.callbacks.login_event(LoginEvent {
+        app: who.app.id,
+        login,
+        accid: who.accid.to_string(),
+        client_ip: peer.map(|p| p.to_string()).unwrap_or_default(),
+        client_type: who.client.client_type.clone(),
+        device_id: who.client.device_id.clone(),
+        sdk_version: who.client.sdk_version.clone(),
+        timestamp: s.services.now_ms(),
+    });
+}

@@ -29,7 +29,7 @@ use qunfa_service::Services;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
-pub use logins::LoginEvent;
+pub use logins::{LoginEvent, copy_login};
 
 use crate::config::{CallbacksConfig, PreSendPolicy};
 

@@ -205,10 +205,10 @@ pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std:
     // Register before catching up: anything delivered live from now on is queued, anything
     // committed before is in the store. The overlap is dropped by msgid below.
     let (handle, _) = s.hub.register(who.app.id, who.ordinal, who.kick_seq);
-    copy_login(&s, &who, peer, true);
+    crate::callbacks::copy_login(&s, &who, peer, true);
     let result = serve(&s, &who, &handle, &mut conn).await;
     s.hub.unregister(who.app.id, &handle);
-    copy_login(&s, &who, peer, false);
+    crate::callbacks::copy_login(&s, &who, peer, false);
     let (last, code, reason): (Vec<Bytes>, u16, &str) = match handle.close_code() {
         0 => match result {
             Ok(()) => (vec![], 1000, ""),
@@ -228,28 +228,6 @@ pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std:
         c => (vec![], c, ""),
     };
     conn.close(&last, code, reason, close_within).await;
-}
-
-/// Queues the session's login (or logout) for the app's server, when the app copies them.
-fn copy_login(s: &AppState, who: &Session, peer: Option<std::net::IpAddr>, login: bool) {
-    let copies = s
-        .services
-        .apps
-        .by_id(who.app.id)
-        .is_some_and(|a| a.callbacks.copies_logins());
-    if !copies {
-        return;
-    }
-    s.callbacks.login_event(crate::callbacks::LoginEvent {
-        app: who.app.id,
-        login,
-        accid: who.accid.to_string(),
-        client_ip: peer.map(|p| p.to_string()).unwrap_or_default(),
-        client_type: who.client.client_type.clone(),
-        device_id: who.client.device_id.clone(),
-        sdk_version: who.client.sdk_version.clone(),
-        timestamp: s.services.now_ms(),
-    });
 }
 
 async fn serve(s: &AppState, who: &Session, handle: &SessionHandle, conn: &mut Conn) -> Closing {

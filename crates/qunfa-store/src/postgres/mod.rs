@@ -11,6 +11,7 @@ mod callbacks;
 mod delivery;
 mod dict;
 mod messages;
+mod statements;
 mod teams;
 mod transfer;
 mod words;

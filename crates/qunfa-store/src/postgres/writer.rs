@@ -37,9 +37,8 @@ use qunfa_core::store::{StoreError, StoreResult, TeamGuard, internal};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, Statement};
 
-use super::batch::{
-    GUARD_SQL, INSERT_CB_SQL, INSERT_SQL, LOCK_SQL, LOOKUP_SQL, RECALL_SQL, Tx, attempt, needs_tx,
-};
+use super::batch::{Tx, attempt, needs_tx};
+use super::statements::{GUARD_SQL, INSERT_CB_SQL, INSERT_SQL, LOCK_SQL, LOOKUP_SQL, RECALL_SQL};
 use super::{Target, pg, pg_detail};
 
 /// Most jobs in one transaction.
