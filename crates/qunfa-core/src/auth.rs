@@ -23,6 +23,8 @@ pub struct App {
     pub name: String,
     pub disabled: bool,
     pub created_ms: i64,
+    /// Where its events are copied (抄送) and its clients' sends checked (第三方回调).
+    pub callbacks: crate::callback::AppCallbacks,
 }
 
 /// `sha1(secret + nonce + curtime)` as 40 lowercase hex digits.
@@ -175,6 +177,7 @@ mod tests {
             name: "a".into(),
             disabled: false,
             created_ms: 0,
+            callbacks: Default::default(),
         }
     }
 

@@ -8,6 +8,7 @@ pub mod admission;
 pub mod audience;
 pub mod auth;
 pub mod bus;
+pub mod callback;
 pub mod clock;
 pub mod code;
 pub mod dict;

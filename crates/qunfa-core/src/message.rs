@@ -244,6 +244,10 @@ pub struct NewMessage {
     /// already: with `audience` it spares hashing it again; without, the message refers to an
     /// audience the store already holds (a team's members, a recalled message's audience).
     pub audience_digest: Option<[u8; 32]>,
+    /// Copy it to the app's server (抄送): the outbox row is written in the same transaction,
+    /// with this context (a JSON object of what the payload needs besides the message, see
+    /// [`crate::callback`]). `None`: not copied.
+    pub copy: Option<String>,
 }
 
 impl NewMessage {
@@ -269,6 +273,7 @@ impl NewMessage {
             tid: None,
             from_ordinal: None,
             audience_digest: None,
+            copy: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod bus;
+pub mod callbacks;
 pub mod client;
 pub mod config;
 pub mod console;

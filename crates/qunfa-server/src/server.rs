@@ -116,6 +116,11 @@ impl Server {
             max_managers: t.max_managers,
             read_receipts: t.read_receipts,
         };
+        let callbacks = crate::callbacks::Callbacks::new(
+            store.clone(),
+            clock.clone(),
+            config.callbacks.clone(),
+        );
         let services = Arc::new(
             Services::new(
                 store.clone(),
@@ -127,7 +132,8 @@ impl Server {
                 hub.clone(),
             )
             .with_team_rules(team_rules)
-            .with_client_send_rate(config.gateway.send_rate_per_sec, config.gateway.send_burst),
+            .with_client_send_rate(config.gateway.send_rate_per_sec, config.gateway.send_burst)
+            .with_hooks(callbacks.clone()),
         );
         // Last of what can fail, so a start that fails never leaves an app whose secret was
         // not shown (`qunfa app list` shows it anyway).
@@ -151,6 +157,7 @@ impl Server {
             config,
             services,
             hub,
+            callbacks,
         });
         Ok(Server {
             state,
@@ -200,6 +207,7 @@ pub async fn run(
             .tracker
             .spawn_flusher(Duration::from_millis(state.config.gateway.flush_ms.max(10))),
     );
+    let callback_tasks = state.callbacks.spawn(services.clone());
     let router = api::router(state.clone());
     let hub = state.hub.clone();
     let stopping = async move {
@@ -216,6 +224,13 @@ pub async fn run(
     for t in tasks {
         t.abort();
     }
+    // The sessions are closed: their logout events are queued. Stop the login writer, then
+    // write what it had not taken yet.
+    for t in callback_tasks {
+        t.abort();
+        let _ = t.await;
+    }
+    state.callbacks.flush_logins().await;
     if let Err(e) = services.tracker.flush().await {
         tracing::error!(error = %e, "final flush of delivery tracking failed");
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use qunfa_service::Services;
 
+use crate::callbacks::Callbacks;
 use crate::config::Config;
 use crate::gateway::hub::Hub;
 
@@ -11,6 +12,8 @@ pub struct AppState {
     pub config: Config,
     pub services: Arc<Services>,
     pub hub: Arc<Hub>,
+    /// The callback outbox's deliverer (and where gateway logins are queued for it).
+    pub callbacks: Arc<Callbacks>,
 }
 
 impl AppState {

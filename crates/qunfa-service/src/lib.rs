@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod apps;
 pub mod audiences;
 pub mod auth;
+pub mod callbacks;
 pub mod client;
 pub mod content;
 pub mod dict;
@@ -92,6 +93,8 @@ pub struct Services {
     pub team_rules: TeamRules,
     /// Clients' sends over the gateway, per account.
     pub send_limit: SendLimiter,
+    /// The callback machinery: the outbox's deliverer and the pre-send check.
+    pub hooks: Arc<dyn qunfa_core::callback::Hooks>,
     sessions: Arc<dyn LocalSessions>,
 }
 
@@ -115,6 +118,7 @@ impl Services {
             teams: TeamCache::new(store.clone()),
             team_rules: TeamRules::default(),
             send_limit: SendLimiter::new(10, 20),
+            hooks: Arc::new(qunfa_core::callback::NoHooks),
             store,
             bus,
             admission,
@@ -133,6 +137,12 @@ impl Services {
     /// The per-account rate of clients' sends over the gateway.
     pub fn with_client_send_rate(mut self, per_sec: u32, burst: u32) -> Services {
         self.send_limit = SendLimiter::new(per_sec, burst);
+        self
+    }
+
+    /// The callback machinery (the default asks nothing and delivers nothing).
+    pub fn with_hooks(mut self, hooks: Arc<dyn qunfa_core::callback::Hooks>) -> Services {
+        self.hooks = hooks;
         self
     }
 

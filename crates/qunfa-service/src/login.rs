@@ -14,6 +14,26 @@ use subtle::ConstantTimeEq;
 
 use crate::Services;
 
+/// What a client said of itself at login: copied to its login and logout events and to the
+/// messages it sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// One of [`qunfa_core::callback::CLIENT_TYPES`] (`WEB` when not given).
+    pub client_type: String,
+    pub device_id: String,
+    pub sdk_version: String,
+}
+
+impl Default for ClientInfo {
+    fn default() -> Self {
+        ClientInfo {
+            client_type: "WEB".into(),
+            device_id: String::new(),
+            sdk_version: String::new(),
+        }
+    }
+}
+
 /// Who logged in.
 #[derive(Clone, Debug)]
 pub struct Session {
@@ -27,6 +47,8 @@ pub struct Session {
     pub reset: bool,
     /// The account's last kick when it logged in: later kicks end this session, that one not.
     pub kick_seq: i64,
+    /// The client's type and device (set by the gateway from the login frame).
+    pub client: ClientInfo,
 }
 
 /// How many failed logins close the door, and for how long.
@@ -187,6 +209,7 @@ impl Services {
             cursor,
             reset,
             kick_seq: creds.kick_seq,
+            client: ClientInfo::default(),
         })
     }
 }

@@ -64,9 +64,11 @@ impl Services {
         &self,
         app: AppId,
         msgid: MsgId,
-        tombstone: NewMessage,
+        mut tombstone: NewMessage,
         target: Option<Target>,
     ) -> Result<(), ApiError> {
+        let copied = self.stamp(app, [&mut tombstone]);
+        let hooks = self.hooks.clone();
         let store = self.store.clone();
         let bus = self.bus.clone();
         let now = self.now_ms();
@@ -74,6 +76,9 @@ impl Services {
             let sent = store
                 .recall_message(app, msgid, tombstone.clone(), now)
                 .await?;
+            if copied {
+                hooks.queued(app);
+            }
             if let Some(target) = target {
                 let live = Arc::new(Live {
                     message: tombstone.stored(&sent),
@@ -103,6 +108,9 @@ impl Services {
         t.to = Some(r.to);
         t.ref_msgid = Some(r.msgid);
         t.extra = r.extra;
+        if self.copying(app, MsgKind::Recall) {
+            t.copy = Some(qunfa_core::callback::recall_ctx(&m));
+        }
         // A message a client sent reached its other sessions too: so does its recall.
         t.from_ordinal = m.from_ordinal;
         let target = match (t.to_ordinal, t.from_ordinal) {
@@ -135,6 +143,9 @@ impl Services {
         t.audience = self.store.message_audience(app, r.msgid).await?;
         t.recipients = m.recipients;
         t.extra = r.extra;
+        if self.copying(app, MsgKind::Recall) {
+            t.copy = Some(qunfa_core::callback::recall_ctx(&m));
+        }
         let bits = match m.audience_hash {
             Some(hash) => {
                 self.audiences

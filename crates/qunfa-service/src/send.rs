@@ -108,9 +108,11 @@ impl Services {
     pub(crate) async fn commit(
         &self,
         app: AppId,
-        msgs: Vec<(NewMessage, Target)>,
+        mut msgs: Vec<(NewMessage, Target)>,
         dedupe_since_ms: i64,
     ) -> StoreResult<Vec<Sent>> {
+        let copied = self.stamp(app, msgs.iter_mut().map(|(m, _)| m));
+        let hooks = self.hooks.clone();
         let store = self.store.clone();
         let bus = self.bus.clone();
         let now = self.now_ms();
@@ -119,6 +121,9 @@ impl Services {
             let sent = store
                 .store_messages(app, new.clone(), now, dedupe_since_ms)
                 .await?;
+            if copied {
+                hooks.queued(app);
+            }
             let live = new
                 .iter()
                 .zip(targets)

@@ -9,6 +9,7 @@
 use async_trait::async_trait;
 use qunfa_core::account::{Accid, Profile};
 use qunfa_core::auth::App;
+use qunfa_core::callback::CallbackEvent;
 use qunfa_core::dict::{Area, Enterptype};
 use qunfa_core::ids::{AppId, MsgId, Ordinal};
 use qunfa_core::message::Message;
@@ -90,6 +91,8 @@ pub struct Counts {
     pub reads: u64,
     /// Team rows, member rows, periods, invitations and applications, together.
     pub team_rows: u64,
+    /// Callback outbox rows (pending and dead letters).
+    pub callback_events: u64,
 }
 
 /// Whether a target may take a source's data.
@@ -149,6 +152,13 @@ pub trait Source: Send + Sync {
     ) -> StoreResult<Vec<(MsgId, Vec<u8>)>>;
     /// Every team row of the app.
     async fn team_rows(&self, app: AppId) -> StoreResult<TeamRows>;
+    /// Callback outbox rows with id above `after`, ascending (without their messages).
+    async fn callback_rows(
+        &self,
+        app: AppId,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<CallbackEvent>>;
     async fn counts(&self, app: AppId) -> StoreResult<Counts>;
 }
 
@@ -174,6 +184,8 @@ pub trait Sink: Send + Sync {
     async fn put_reads(&self, app: AppId, rows: &[(MsgId, Vec<u8>)]) -> StoreResult<()>;
     /// The app's teams (and its next tid, raised to at least the source's).
     async fn put_teams(&self, app: AppId, rows: &TeamRows) -> StoreResult<()>;
+    /// Callback outbox rows with their ids, attempts and dead-letter state.
+    async fn put_callbacks(&self, app: AppId, rows: &[CallbackEvent]) -> StoreResult<()>;
     /// Sets the app's counters (next ordinal, change sequences, next msgid) to at least the
     /// source's, once its rows are in.
     async fn finish_app(&self, row: &AppRow) -> StoreResult<()>;

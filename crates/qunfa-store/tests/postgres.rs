@@ -586,7 +586,7 @@ async fn nodes_opening_together_migrate_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(n, 2, "each migration once");
+    assert_eq!(n, 3, "each migration once");
     let ids: BTreeSet<String> =
         futures_util::future::join_all(stores.iter().map(|s| s.deployment_id()))
             .await

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod apps;
+mod callbacks;
 mod delivery;
 mod dict;
 mod messages;
@@ -16,6 +17,7 @@ mod words;
 
 pub use accounts::{AccountStore, Credentials, IndexEntry};
 pub use apps::{AppHead, AppStore};
+pub use callbacks::CallbackStore;
 pub use delivery::DeliveryStore;
 pub use dict::DictStore;
 pub use messages::{MessageStore, SessionQuery};
@@ -83,7 +85,14 @@ pub fn internal(e: impl std::fmt::Display) -> StoreError {
 
 /// Every part of the port: what a backend is. Used as `Arc<dyn Store>`.
 pub trait Store:
-    AppStore + AccountStore + DictStore + MessageStore + DeliveryStore + WordStore + TeamStore
+    AppStore
+    + AccountStore
+    + DictStore
+    + MessageStore
+    + DeliveryStore
+    + WordStore
+    + TeamStore
+    + CallbackStore
 {
     /// Whether other qunfa processes write this store too (PostgreSQL): then this node's
     /// in-memory caches must follow the store, not only its own writes.

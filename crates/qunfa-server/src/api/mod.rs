@@ -4,6 +4,7 @@
 
 mod access;
 pub mod antispam;
+pub mod callback;
 pub mod dic;
 pub mod history;
 pub mod lookup;
@@ -194,6 +195,22 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(lookup::query_overview),
         )
         .route("/nimserver/health/liveness.action", any(liveness))
+        .route(
+            "/nimserver/app/setCallback.action",
+            post(callback::set_callback),
+        )
+        .route(
+            "/nimserver/app/getCallback.action",
+            post(callback::get_callback),
+        )
+        .route(
+            "/nimserver/app/listDeadCallbacks.action",
+            post(callback::list_dead_callbacks),
+        )
+        .route(
+            "/nimserver/app/resendCallbacks.action",
+            post(callback::resend_callbacks),
+        )
         .merge(team::routes())
         .route("/ws", axum::routing::get(crate::gateway::upgrade))
         .merge(crate::demo::router())

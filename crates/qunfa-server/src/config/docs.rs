@@ -224,4 +224,40 @@ pub const DOCS: &[(&str, &str)] = &[
         "teams.read_receipts",
         "Team read receipts (markRead=1 on team sends, markReadTeamMsg, getMarkReadInfo); off: they answer 814.",
     ),
+    (
+        "callbacks.timeout_ms",
+        "How long the app's server has to answer a copied event (抄送) with HTTP 200; longer, or any other answer, is a failed attempt.",
+    ),
+    (
+        "callbacks.backoff_initial_ms",
+        "Wait before the first retry of a failed event; each further retry waits twice as long.",
+    ),
+    (
+        "callbacks.backoff_max_ms",
+        "The longest wait between two attempts of one event.",
+    ),
+    (
+        "callbacks.max_attempts",
+        "Attempts per event in all; then it is kept as a dead letter (`qunfa app callbacks KEY`, `--resend`).",
+    ),
+    (
+        "callbacks.pre_send_timeout_ms",
+        "How long the app's pre-send check (第三方回调) may take: one attempt, the client's send waits for it.",
+    ),
+    (
+        "callbacks.pre_send_on_failure",
+        "What a client's send becomes when the pre-send check times out or answers badly: \"pass\" (stored) or \"block\" (refused 403).",
+    ),
+    (
+        "callbacks.poll_ms",
+        "How often a node looks for events due (others' writes, retries); events this node writes go out at once.",
+    ),
+    (
+        "callbacks.lease_ms",
+        "How long a node holds the right to deliver an app's events without renewing it: after a node dies, another takes over within this. Keep it well above `timeout_ms`: it is renewed before an attempt and must outlive it.",
+    ),
+    (
+        "callbacks.concurrency",
+        "Apps whose events one node delivers at once (one connection each); more wait their turn.",
+    ),
 ];

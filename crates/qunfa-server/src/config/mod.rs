@@ -4,6 +4,7 @@
 //! Every key is documented in [`DOCS`]; `qunfa config --example` prints the example file from it
 //! and a test keeps `qunfa.example.toml` in step.
 
+mod callbacks;
 mod docs;
 mod env_vars;
 mod layers;
@@ -16,6 +17,7 @@ use anyhow::{Context, bail};
 use qunfa_core::ratelimit::Limit;
 use serde::{Deserialize, Serialize};
 
+pub use callbacks::{CallbacksConfig, PreSendPolicy};
 pub use docs::DOCS;
 pub use env_vars::{CLIENT_ENV, env_warnings};
 pub use layers::{leaf_keys, process_env};
@@ -38,6 +40,7 @@ pub struct Config {
     pub antispam: AntispamConfig,
     pub gateway: GatewayConfig,
     pub teams: TeamsConfig,
+    pub callbacks: CallbacksConfig,
 }
 
 /// `[teams]`: the limits of advanced teams.
@@ -197,6 +200,7 @@ impl Default for Config {
             antispam: AntispamConfig::default(),
             gateway: GatewayConfig::default(),
             teams: TeamsConfig::default(),
+            callbacks: CallbacksConfig::default(),
         }
     }
 }
@@ -306,6 +310,19 @@ impl Config {
         }
         if cfg.gateway.send_rate_per_sec == 0 || cfg.gateway.send_burst == 0 {
             bail!("gateway.send_rate_per_sec and gateway.send_burst must be at least 1");
+        }
+        let cb = &cfg.callbacks;
+        if cb.max_attempts == 0 || cb.concurrency == 0 {
+            bail!("callbacks.max_attempts and callbacks.concurrency must be at least 1");
+        }
+        if cb.timeout_ms == 0 || cb.pre_send_timeout_ms == 0 || cb.poll_ms == 0 {
+            bail!("callbacks.timeout_ms, pre_send_timeout_ms and poll_ms must be at least 1");
+        }
+        if cb.backoff_max_ms < cb.backoff_initial_ms {
+            bail!("callbacks.backoff_max_ms must be at least callbacks.backoff_initial_ms");
+        }
+        if cb.lease_ms == 0 {
+            bail!("callbacks.lease_ms must be at least 1");
         }
         Ok(cfg)
     }

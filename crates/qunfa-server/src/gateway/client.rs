@@ -7,9 +7,8 @@
 use bytes::Bytes;
 use qunfa_core::ApiError;
 use qunfa_core::ids::MsgId;
-use qunfa_core::message::Sent;
 use qunfa_core::team::Tid;
-use qunfa_service::client::{ClientSend, ClientTo};
+use qunfa_service::client::{ClientSend, ClientSent, ClientTo};
 use qunfa_service::login::Session;
 use serde_json::{Map, Value, json};
 
@@ -29,7 +28,7 @@ async fn send(
     s: &AppState,
     who: &Session,
     mut frame: Map<String, Value>,
-) -> Result<Sent, ApiError> {
+) -> Result<ClientSent, ApiError> {
     // The frame's `msgidClient` is sendMsg's `msgidclient`.
     if let Some(v) = frame.remove("msgidClient") {
         frame.insert("msgidclient".into(), v);
@@ -49,6 +48,7 @@ async fn send(
         content: msg_params::content(&params, s.config.messages.max_body_chars)?,
         mark_read: msg_params::mark_read(&params)?,
         msgidclient: msg_params::msgidclient(&params)?,
+        client: who.client.clone(),
     };
     s.services
         .client_send(who.app.id, &who.accid, who.ordinal, req)

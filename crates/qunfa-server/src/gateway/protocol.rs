@@ -6,8 +6,10 @@ use qunfa_core::ApiError;
 use qunfa_core::account::Accid;
 use qunfa_core::bus::Notice;
 use qunfa_core::ids::MsgId;
-use qunfa_core::message::{Message, MsgKind, Sent};
+use qunfa_core::message::{Message, MsgKind};
 use qunfa_core::team::{Invitation, Tid};
+use qunfa_service::client::ClientSent;
+use qunfa_service::login::ClientInfo;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -36,7 +38,8 @@ pub mod close {
     pub const TOO_SLOW: u16 = 4008;
 }
 
-/// The first frame: `{"op":"login", appkey, accid, token, cursor}`.
+/// The first frame: `{"op":"login", appkey, accid, token, cursor}`, optionally with the
+/// client's `clientType`, `deviceId` and `sdkVersion` (copied to the app's server).
 #[derive(Deserialize)]
 pub struct Login {
     pub appkey: String,
@@ -44,6 +47,50 @@ pub struct Login {
     pub token: String,
     #[serde(default)]
     pub cursor: i64,
+    #[serde(default, rename = "clientType")]
+    pub client_type: Option<String>,
+    #[serde(default, rename = "deviceId")]
+    pub device_id: Option<String>,
+    #[serde(default, rename = "sdkVersion")]
+    pub sdk_version: Option<String>,
+}
+
+/// Longest `deviceId` and `sdkVersion` a login may give.
+const MAX_DEVICE_ID: usize = 128;
+const MAX_SDK_VERSION: usize = 64;
+
+impl Login {
+    /// What the client said of itself: 414 `bad login: …` for a type not in NIM's list or a
+    /// field too long.
+    pub fn client(&self) -> Result<ClientInfo, ApiError> {
+        let client_type = match self.client_type.as_deref().map(str::trim) {
+            None | Some("") => "WEB".to_owned(),
+            Some(t) if qunfa_core::callback::CLIENT_TYPES.contains(&t) => t.to_owned(),
+            Some(t) => {
+                return Err(ApiError::param(format!(
+                    "bad login: clientType must be one of {}: {t:?}",
+                    qunfa_core::callback::CLIENT_TYPES.join(", ")
+                )));
+            }
+        };
+        let device_id = self.device_id.clone().unwrap_or_default();
+        if device_id.chars().count() > MAX_DEVICE_ID {
+            return Err(ApiError::param(format!(
+                "bad login: deviceId is longer than {MAX_DEVICE_ID} characters"
+            )));
+        }
+        let sdk_version = self.sdk_version.clone().unwrap_or_default();
+        if sdk_version.chars().count() > MAX_SDK_VERSION {
+            return Err(ApiError::param(format!(
+                "bad login: sdkVersion is longer than {MAX_SDK_VERSION} characters"
+            )));
+        }
+        Ok(ClientInfo {
+            client_type,
+            device_id,
+            sdk_version,
+        })
+    }
 }
 
 /// Frames after the login. The fields of `send` and of the team frames are checked by the
@@ -193,15 +240,23 @@ fn refusal(v: &mut Value, e: &ApiError) {
     v["desc"] = json!(e.desc);
 }
 
-/// The answer to `send`: the stored message's id, or the refusal `sendMsg` would give.
-pub fn sent(msgid_client: Option<&str>, result: Result<&Sent, &ApiError>) -> Bytes {
+/// The answer to `send`: the stored message's id, the app server's refusal (403, with its
+/// `responseCode` when it gave one), or the refusal `sendMsg` would give.
+pub fn sent(msgid_client: Option<&str>, result: Result<&ClientSent, &ApiError>) -> Bytes {
     let mut v = json!({"op": "sent", "msgidClient": msgid_client});
     match result {
-        Ok(x) => {
+        Ok(ClientSent::Stored(x)) => {
             v["code"] = json!(200);
             v["msgid"] = json!(x.msgid);
             v["timetag"] = json!(x.timetag);
             v["antispam"] = json!(x.antispam);
+        }
+        Ok(ClientSent::Blocked { response_code }) => {
+            v["code"] = json!(403);
+            v["desc"] = json!("blocked by the app server");
+            if let Some(rc) = response_code {
+                v["responseCode"] = json!(rc);
+            }
         }
         Err(e) => refusal(&mut v, e),
     }

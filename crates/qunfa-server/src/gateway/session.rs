@@ -67,13 +67,18 @@ pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std:
     let login = match parsed {
         // Boxed, like the catch-up below: an async fn is as large as its largest state, and
         // this one lasts as long as the connection.
-        Ok(l) => {
-            Box::pin(
+        Ok(l) => match l.client() {
+            Ok(client) => Box::pin(
                 s.services
                     .login(&l.appkey, &l.accid, &l.token, l.cursor, peer),
             )
             .await
-        }
+            .map(|mut who| {
+                who.client = client;
+                who
+            }),
+            Err(e) => Err(e),
+        },
         Err(NotLogin::Protocol(why)) => {
             logins("bad_request");
             tracing::info!(client = %client(peer), desc = why, "login refused");
@@ -111,6 +116,7 @@ pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std:
     // Register before catching up: anything delivered live from now on is queued, anything
     // committed before is in the store. The overlap is dropped by msgid below.
     let (handle, _) = s.hub.register(who.app.id, who.ordinal, who.kick_seq);
+    crate::callbacks::copy_login(&s, &who, peer, true);
     let result = serve(&s, &who, &handle, &mut conn).await;
     s.hub.unregister(who.app.id, &handle);
     if let Some(tail) = handle.detach() {
@@ -122,6 +128,7 @@ pub async fn run(s: Arc<AppState>, tcp: TcpStream, pre: Bytes, peer: Option<std:
     if handle.close_code() == close::TOO_SLOW {
         metrics::counter!(crate::metrics::SLOW_CLOSES).increment(1);
     }
+    crate::callbacks::copy_login(&s, &who, peer, false);
     let (last, code, reason): (Vec<Bytes>, u16, &str) = match handle.close_code() {
         0 => match result {
             Ok(()) => (vec![], 1000, ""),

@@ -24,9 +24,10 @@ pub struct TestServer {
     pub clock: ManualClock,
     pub app: App,
     pub client: NimClient,
-    pub server: Arc<Server>,
+    server: Option<Arc<Server>>,
     pub dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
+    running: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestServer {
@@ -58,17 +59,7 @@ impl TestServer {
             .bootstrapped
             .clone()
             .expect("first start creates an app");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let running = server.clone();
-        tokio::spawn(async move {
-            qunfa_server::run(listener, running, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("server runs");
-        });
+        let (base, stop, running) = serve(server.clone()).await;
         let client =
             NimClient::new(&base, &app.appkey, &app.secret).with_clock(Arc::new(clock.clone()));
         TestServer {
@@ -77,10 +68,35 @@ impl TestServer {
             clock,
             app,
             client,
-            server,
+            server: Some(server),
             dir,
             stop: Some(stop),
+            running: Some(running),
         }
+    }
+
+    /// Stops the server (as SIGTERM would) and starts it again on the same store and clock,
+    /// on a new port.
+    pub async fn restart(&mut self) {
+        self.stop();
+        if let Some(r) = self.running.take() {
+            r.await.expect("server task");
+        }
+        let cfg = self.state().config.clone();
+        // The old server (and its data directory lock) goes first.
+        self.server = None;
+        let server = Arc::new(
+            Server::open(cfg, Arc::new(self.clock.clone()))
+                .await
+                .expect("server opens again"),
+        );
+        self.server = Some(server.clone());
+        let (base, stop, running) = serve(server).await;
+        self.client = NimClient::new(&base, &self.app.appkey, &self.app.secret)
+            .with_clock(Arc::new(self.clock.clone()));
+        self.base = base;
+        self.stop = Some(stop);
+        self.running = Some(running);
     }
 
     pub fn clock_ms(&self) -> i64 {
@@ -88,7 +104,7 @@ impl TestServer {
     }
 
     pub fn state(&self) -> &Arc<AppState> {
-        &self.server.state
+        &self.server.as_ref().expect("the server is running").state
     }
 
     /// A client for another app, on the same clock.
@@ -223,6 +239,21 @@ pub async fn create_users(s: &TestServer, accids: &[&str]) {
         let r = s.call("user/create", &[("accid", a)]).await;
         assert_eq!(r["code"], 200, "creating {a}: {r}");
     }
+}
+
+/// Runs `server` on a fresh port: its base URL, its stop switch and its task.
+async fn serve(server: Arc<Server>) -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(async move {
+        qunfa_server::run(listener, server, async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    (base, stop, running)
 }
 
 async fn pg_client() -> tokio_postgres::Client {

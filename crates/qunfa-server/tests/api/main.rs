@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod callbacks;
+mod callbacks_outbox;
 mod console;
 mod contract;
 mod demo;
@@ -15,6 +17,8 @@ mod limits;
 mod lookup;
 mod misuse;
 mod msg;
+mod presend;
+mod receiver;
 mod targeted;
 mod team;
 mod team_msg;

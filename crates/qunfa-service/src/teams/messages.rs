@@ -162,9 +162,11 @@ impl Services {
         &self,
         app: AppId,
         guards: Vec<TeamGuard>,
-        msgs: Vec<(NewMessage, Target)>,
+        mut msgs: Vec<(NewMessage, Target)>,
         dedupe_since_ms: i64,
     ) -> Result<Vec<Sent>, StoreError> {
+        let copied = self.stamp(app, msgs.iter_mut().map(|(m, _)| m));
+        let hooks = self.hooks.clone();
         let store = self.store.clone();
         let bus = self.bus.clone();
         let now = self.now_ms();
@@ -173,6 +175,9 @@ impl Services {
             let sent = store
                 .store_guarded(app, guards, new.clone(), now, dedupe_since_ms)
                 .await?;
+            if copied {
+                hooks.queued(app);
+            }
             let live = new
                 .iter()
                 .zip(targets)
@@ -200,6 +205,16 @@ impl Services {
 
     /// `msg/sendMsg ope=1`: one message into a team, from a member that may speak.
     pub async fn send_team(&self, app: AppId, req: TeamSend) -> Result<Sent, ApiError> {
+        self.send_team_with(app, req, None).await
+    }
+
+    /// [`Services::send_team`], with the context of its copy (a client's type and device).
+    pub(crate) async fn send_team_with(
+        &self,
+        app: AppId,
+        req: TeamSend,
+        copy: Option<String>,
+    ) -> Result<Sent, ApiError> {
         self.check_reads_on(req.mark_read)?;
         let from_o = self.registered(app, &req.from).await?;
         let antispam = self.words.hits(app, &req.content.shown_text()).await?;
@@ -213,6 +228,7 @@ impl Services {
             m.extra.clone_from(&req.content.extra);
             m.mark_read = req.mark_read;
             m.msgidclient.clone_from(&req.msgidclient);
+            m.copy.clone_from(&copy);
             let target = Target::Audience(ctx.bits.clone());
             let sent = self
                 .commit_guarded(app, vec![ctx.guard], vec![(m, target)], since)
@@ -237,11 +253,17 @@ impl Services {
         self.check_reads_on(req.mark_read)?;
         let content = req.content.clone();
         let (mark_read, key) = (req.mark_read, req.msgidclient.clone());
-        let mass = if users {
+        let mut mass = if users {
             Some(self.targeted_message(app, req.clone()).await?)
         } else {
             None
         };
+        if let Some((m, ..)) = &mut mass
+            && self.copying(app, MsgKind::Mass)
+        {
+            // The copy's `selection` names the teams the same call sent into.
+            m.copy = Some(serde_json::json!({ "tids": tids }).to_string());
+        }
         let (from, from_o) = match &mass {
             Some((m, ..)) => {
                 let o = self.registered(app, &m.from).await?;
@@ -374,6 +396,9 @@ impl Services {
         t.audience_digest = m.audience_hash;
         t.recipients = m.recipients;
         t.extra = r.extra;
+        if self.copying(app, MsgKind::Recall) {
+            t.copy = Some(qunfa_core::callback::recall_ctx(&m));
+        }
         let bits = match m.audience_hash {
             Some(hash) => {
                 self.audiences

@@ -255,6 +255,8 @@ impl Services {
         let tid = d.change.tid;
         let target = d.notification.as_ref().map(|n| n.audience.clone());
         d.change.notification = d.notification.as_ref().map(|n| n.message(tid));
+        let copied = self.stamp(app, d.change.notification.as_mut());
+        let hooks = self.hooks.clone();
         let store = self.store.clone();
         let bus = self.bus.clone();
         let now = self.now_ms();
@@ -262,6 +264,9 @@ impl Services {
         let task = tokio::spawn(async move {
             let note = change.notification.clone();
             let commit = store.apply_team_change(app, change, now).await?;
+            if copied {
+                hooks.queued(app);
+            }
             if let (Some(m), Some(sent), Some(bits)) = (note, &commit.notification, target) {
                 let live = Arc::new(Live {
                     message: m.stored(sent),

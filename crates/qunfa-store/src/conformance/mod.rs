@@ -9,6 +9,7 @@
 
 mod accounts;
 mod apps;
+mod callbacks;
 mod delivery;
 mod dict;
 mod messages;
@@ -17,6 +18,7 @@ mod words;
 
 pub use accounts::*;
 pub use apps::*;
+pub use callbacks::*;
 pub use delivery::*;
 pub use dict::*;
 pub use messages::*;
@@ -109,7 +111,11 @@ macro_rules! store_conformance_suite {
             memberships_counts_and_caps_are_exact,
             invitations_and_applications_stay_pending_until_dropped,
             guarded_stores_check_team_versions_and_keys,
-            team_messages_follow_membership_periods
+            team_messages_follow_membership_periods,
+            callback_settings_are_stored_with_the_app,
+            copied_messages_get_outbox_rows_in_their_transaction,
+            failed_events_back_off_die_and_are_resent,
+            callback_leases_go_to_one_node_until_they_expire
         );
     };
     (@tests $make:expr; $($name:ident),*) => {

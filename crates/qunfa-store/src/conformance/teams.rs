@@ -8,7 +8,7 @@ use roaring::RoaringBitmap;
 use super::{acc, accid};
 
 /// An app with accounts a (0), b (1), c (2), d (3).
-async fn world(s: &dyn Store) -> AppId {
+pub(super) async fn world(s: &dyn Store) -> AppId {
     let app = s.create_app("t").await.unwrap().id;
     let accs = ["a", "b", "c", "d"]
         .iter()
@@ -58,7 +58,7 @@ fn change(team: &Team, expected: i64) -> TeamChange {
 }
 
 /// Creates a team owned by a with these members; answers it and the notification's msgid.
-async fn create(s: &dyn Store, app: AppId, members: &[u32]) -> (Team, MsgId) {
+pub(super) async fn create(s: &dyn Store, app: AppId, members: &[u32]) -> (Team, MsgId) {
     let tid = s.reserve_tid(app).await.unwrap();
     let team = Team::new(tid, "t".into(), accid("a"), 1000);
     let mut ch = change(&team, 0);
@@ -75,7 +75,7 @@ async fn create(s: &dyn Store, app: AppId, members: &[u32]) -> (Team, MsgId) {
     (team, c.notification.unwrap().msgid)
 }
 
-fn team_msg(tid: Tid, from: &str, members: &[u32], key: Option<&str>) -> NewMessage {
+pub(super) fn team_msg(tid: Tid, from: &str, members: &[u32], key: Option<&str>) -> NewMessage {
     let mut m = notice(tid, from, members);
     m.msg_type = 0;
     m.body = r#"{"msg":"hi"}"#.into();

@@ -3,15 +3,17 @@
 
 use async_trait::async_trait;
 use qunfa_core::auth::App;
+use qunfa_core::callback::{AppCallbacks, Events};
 use qunfa_core::ids::{AppId, MsgId};
 use qunfa_core::store::{AppHead, AppStore, StoreError, StoreResult};
 use tokio_postgres::Row;
 
 use super::{PgStore, now_ms, pg};
 
-const APP_COLS: &str = "id, appkey, secret, name, disabled, created_ms";
+pub(crate) const APP_COLS: &str =
+    "id, appkey, secret, name, disabled, created_ms, callback_url, callback_events, pre_send_url";
 
-fn app_from_row(r: &Row) -> App {
+pub(crate) fn app_from_row(r: &Row) -> App {
     App {
         id: AppId(r.get(0)),
         appkey: r.get(1),
@@ -19,6 +21,7 @@ fn app_from_row(r: &Row) -> App {
         name: r.get(3),
         disabled: r.get(4),
         created_ms: r.get(5),
+        callbacks: callbacks(r.get(6), &r.get::<_, String>(7), r.get(8)),
     }
 }
 
@@ -44,7 +47,17 @@ async fn insert_app(tx: &deadpool_postgres::Transaction<'_>, name: &str) -> Stor
         name: name.to_owned(),
         disabled: false,
         created_ms,
+        callbacks: Default::default(),
     })
+}
+
+/// An app's callback settings from its columns (an unreadable event list: every kind).
+fn callbacks(url: String, events: &str, pre_send_url: String) -> AppCallbacks {
+    AppCallbacks {
+        url,
+        events: Events::parse(events, "callback_events").unwrap_or_default(),
+        pre_send_url,
+    }
 }
 
 const HEAD_SQL: &str = "SELECT a.id, coalesce(s.next_msgid, 1) - 1, a.change_seq, a.dict_seq, a.words_seq \

@@ -13,55 +13,8 @@ use qunfa_core::store::{StoreError, StoreResult, TeamGuard};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
+use super::statements::{INSERT_CB_SQL, INSERT_SQL};
 use super::writer::{Conn, Job};
-
-pub(super) const INSERT_SQL: &str = "WITH seq AS (
-    UPDATE msg_seqs SET next_msgid = next_msgid + $2::bigint
-    WHERE app_id = $1::bigint AND next_msgid + $2::bigint <= $3::bigint
-    RETURNING next_msgid - $2::bigint AS first
-), aud AS (
-    INSERT INTO audiences (app_id, hash, bits)
-    SELECT $1::bigint, a.hash, a.bits FROM seq, UNNEST($4::bytea[], $5::bytea[]) AS a(hash, bits)
-    ON CONFLICT (app_id, hash) DO NOTHING
-), ins AS (
-    INSERT INTO messages (app_id, msgid, kind, from_accid, to_accid, to_ordinal, msg_type, body, ext, extra,
-        msgidclient, timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, ref_msgid,
-        tid, from_ordinal)
-    SELECT $1::bigint, seq.first + u.ord - 1, u.kind, u.from_accid, u.to_accid, u.to_ordinal, u.msg_type, u.body,
-        u.ext, u.extra, u.msgidclient, u.timetag, u.antispam, u.mark_read, u.recipients, u.audience_hash,
-        u.selection, u.offline, u.expire_ms, u.ref_msgid, u.tid, u.from_ordinal
-    FROM seq, UNNEST($6::smallint[], $7::text[], $8::text[], $9::bigint[], $10::int[], $11::text[], $12::text[],
-        $13::text[], $14::text[], $15::bigint[], $16::bool[], $17::bool[], $18::bigint[], $19::bytea[], $20::text[],
-        $21::bool[], $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[])
-        WITH ORDINALITY AS u(kind, from_accid, to_accid, to_ordinal, msg_type, body, ext, extra, msgidclient,
-            timetag, antispam, mark_read, recipients, audience_hash, selection, offline, expire_ms, ref_msgid,
-            tid, from_ordinal, ord)
-)
-SELECT first FROM seq";
-
-pub(super) const RECALL_SQL: &str = "UPDATE messages SET recalled_ms = $3 \
-     WHERE app_id = $1 AND msgid = $2 AND recalled_ms IS NULL";
-
-pub(super) const LOCK_SQL: &str =
-    "SELECT app_id FROM msg_seqs WHERE app_id = ANY($1::bigint[]) ORDER BY app_id FOR UPDATE";
-
-/// An earlier message with a key: a mass message by app-wide key (`sender` NULL), any other
-/// kind by its sender's.
-pub(super) const LOOKUP_SQL: &str = "SELECT q.i, m.msgid, m.timetag, m.antispam, m.recipients \
-     FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::int[], $5::smallint[], $6::text[]) \
-         AS q(app_id, key, since, i, kind, sender) \
-     CROSS JOIN LATERAL (SELECT msgid, timetag, antispam, recipients FROM messages m \
-         WHERE m.app_id = q.app_id AND m.msgidclient = q.key AND m.kind = q.kind \
-         AND (q.sender IS NULL OR m.from_accid = q.sender) AND m.timetag >= q.since \
-         ORDER BY m.msgid DESC LIMIT 1) m";
-
-/// The guarded teams of a batch, locked `FOR SHARE` in (app, tid) order: a team change waits
-/// for the batch or the batch for it (and then reads the version it left). Taken before
-/// `msg_seqs`, the order team changes keep too.
-pub(super) const GUARD_SQL: &str = "SELECT t.app_id, t.tid, t.version, t.dismissed FROM teams t \
-     JOIN (SELECT DISTINCT * FROM UNNEST($1::bigint[], $2::bigint[]) AS g(app_id, tid)) g \
-         ON t.app_id = g.app_id AND t.tid = g.tid \
-     ORDER BY t.app_id, t.tid FOR SHARE OF t";
 
 type Answer = Result<Vec<Row>, tokio_postgres::Error>;
 type Pending<'a> = Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
@@ -137,6 +90,9 @@ pub(super) struct Group<'a> {
     aud_hash: Vec<Vec<u8>>,
     aud_bits: Vec<&'a [u8]>,
     aud_seen: HashSet<[u8; 32]>,
+    cb_type: Vec<Option<&'static str>>,
+    cb_ctx: Vec<Option<&'a str>>,
+    copies: bool,
 }
 
 impl<'a> Group<'a> {
@@ -173,13 +129,34 @@ impl<'a> Group<'a> {
         self.tid.push(m.tid.map(|t| t.0));
         self.from_ordinal
             .push(m.from_ordinal.map(|o| i64::from(o.0)));
+        self.cb_type.push(
+            m.copy
+                .as_ref()
+                .map(|_| qunfa_core::callback::event_type(m.kind, m.tid.is_some())),
+        );
+        self.cb_ctx.push(m.copy.as_deref());
+        self.copies |= m.copy.is_some();
         self.n += 1;
         self.n - 1
     }
 
+    /// Whether some of its messages are copied: it is stored with [`INSERT_CB_SQL`].
+    pub(super) fn copies(&self) -> bool {
+        self.copies
+    }
+
+    /// The statement's text: [`INSERT_CB_SQL`] when some messages are copied.
+    pub(super) fn sql(&self) -> &'static str {
+        if self.copies {
+            INSERT_CB_SQL
+        } else {
+            INSERT_SQL
+        }
+    }
+
     pub(super) fn params(&self, app: &'a i64) -> Vec<&(dyn ToSql + Sync)> {
         const LIMIT: i64 = MAX_MSGID + 1;
-        vec![
+        let mut p: Vec<&(dyn ToSql + Sync)> = vec![
             app,
             &self.n,
             &LIMIT,
@@ -205,7 +182,12 @@ impl<'a> Group<'a> {
             &self.ref_msgid,
             &self.tid,
             &self.from_ordinal,
-        ]
+        ];
+        if self.copies {
+            p.push(&self.cb_type);
+            p.push(&self.cb_ctx);
+        }
+        p
     }
 }
 
@@ -445,8 +427,9 @@ async fn attempt_unguarded(
         qs.push(Box::pin(c.client.query(&c.begin, &[])));
     }
     let skip = qs.len();
-    for p in &params {
-        qs.push(Box::pin(c.client.query(&c.insert, p)));
+    for (p, g) in params.iter().zip(groups.values()) {
+        let st = if g.copies() { &c.insert_cb } else { &c.insert };
+        qs.push(Box::pin(c.client.query(st, p)));
     }
     for (app, msgid, now) in &recalls {
         let p: [&(dyn ToSql + Sync); 3] = [app, msgid, now];

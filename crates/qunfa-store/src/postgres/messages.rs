@@ -26,31 +26,36 @@ fn hash32(v: Option<Vec<u8>>) -> Option<[u8; 32]> {
 }
 
 pub(super) fn row(r: &Row) -> Message {
+    row_at(r, 0)
+}
+
+/// A message from the columns of [`COLS`] starting at column `at`.
+pub(super) fn row_at(r: &Row, at: usize) -> Message {
     Message {
-        msgid: MsgId(r.get(0)),
-        timetag: r.get(1),
-        kind: MsgKind::from_i64(i64::from(r.get::<_, i16>(2))),
-        from: Accid::from_stored(r.get(3)),
-        to: r.get::<_, Option<String>>(4).map(Accid::from_stored),
+        msgid: MsgId(r.get(at)),
+        timetag: r.get(at + 1),
+        kind: MsgKind::from_i64(i64::from(r.get::<_, i16>(at + 2))),
+        from: Accid::from_stored(r.get(at + 3)),
+        to: r.get::<_, Option<String>>(at + 4).map(Accid::from_stored),
         // Written from u16 values only.
-        msg_type: r.get::<_, i32>(5) as u16,
-        body: r.get(6),
-        ext: r.get(7),
-        extra: r.get(8),
-        msgidclient: r.get(9),
-        antispam: r.get(10),
-        mark_read: r.get(11),
-        recipients: r.get::<_, i64>(12) as u64,
-        selection: r.get(13),
-        offline: r.get(14),
-        expire_ms: r.get(15),
-        ref_msgid: r.get::<_, Option<i64>>(16).map(MsgId),
-        recalled_ms: r.get(17),
-        deleted: r.get(18),
-        to_ordinal: r.get::<_, Option<i64>>(19).map(|o| Ordinal(o as u32)),
-        audience_hash: hash32(r.get(20)),
-        tid: r.get::<_, Option<i64>>(21).map(qunfa_core::team::Tid),
-        from_ordinal: r.get::<_, Option<i64>>(22).map(|o| Ordinal(o as u32)),
+        msg_type: r.get::<_, i32>(at + 5) as u16,
+        body: r.get(at + 6),
+        ext: r.get(at + 7),
+        extra: r.get(at + 8),
+        msgidclient: r.get(at + 9),
+        antispam: r.get(at + 10),
+        mark_read: r.get(at + 11),
+        recipients: r.get::<_, i64>(at + 12) as u64,
+        selection: r.get(at + 13),
+        offline: r.get(at + 14),
+        expire_ms: r.get(at + 15),
+        ref_msgid: r.get::<_, Option<i64>>(at + 16).map(MsgId),
+        recalled_ms: r.get(at + 17),
+        deleted: r.get(at + 18),
+        to_ordinal: r.get::<_, Option<i64>>(at + 19).map(|o| Ordinal(o as u32)),
+        audience_hash: hash32(r.get(at + 20)),
+        tid: r.get::<_, Option<i64>>(at + 21).map(qunfa_core::team::Tid),
+        from_ordinal: r.get::<_, Option<i64>>(at + 22).map(|o| Ordinal(o as u32)),
     }
 }
 

@@ -7,9 +7,11 @@ mod accounts;
 mod admission;
 mod apps;
 mod batch;
+mod callbacks;
 mod delivery;
 mod dict;
 mod messages;
+mod statements;
 mod teams;
 mod transfer;
 mod words;
@@ -29,6 +31,10 @@ pub use admission::PgAdmission;
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../migrations/postgres/0002_teams.sql")),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_callbacks.sql"),
+    ),
 ];
 
 /// How long `open` may take before it gives up on an unreachable server.

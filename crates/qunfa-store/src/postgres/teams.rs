@@ -19,7 +19,7 @@ use qunfa_core::team::{Application, Invitation, Member, MemberChange, Role, Team
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::batch::{Group, INSERT_SQL};
+use super::batch::Group;
 use super::messages::{COLS, list};
 use super::{PgStore, next_change, pg};
 
@@ -103,7 +103,7 @@ async fn insert_messages(
     for m in msgs {
         g.push(m, now_ms);
     }
-    let st = tx.prepare_cached(INSERT_SQL).await.map_err(pg)?;
+    let st = tx.prepare_cached(g.sql()).await.map_err(pg)?;
     let row = tx.query_opt(&st, &g.params(&app.0)).await.map_err(pg)?;
     let first: i64 = row
         .map(|r| r.get(0))

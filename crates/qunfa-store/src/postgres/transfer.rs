@@ -76,9 +76,19 @@ impl Sink for PgStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg)?;
         tx.execute(
-            "INSERT INTO apps (id, appkey, secret, name, disabled, created_ms) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT DO NOTHING",
-            &[&a.id.0, &a.appkey, &a.secret, &a.name, &a.disabled, &a.created_ms],
+            "INSERT INTO apps (id, appkey, secret, name, disabled, created_ms, callback_url, callback_events, \
+             pre_send_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+            &[
+                &a.id.0,
+                &a.appkey,
+                &a.secret,
+                &a.name,
+                &a.disabled,
+                &a.created_ms,
+                &a.callbacks.url,
+                &a.callbacks.events.as_list(),
+                &a.callbacks.pre_send_url,
+            ],
         )
         .await
         .map_err(pg)?;
@@ -393,6 +403,14 @@ impl Sink for PgStore {
         Ok(())
     }
 
+    async fn put_callbacks(
+        &self,
+        app: AppId,
+        rows: &[qunfa_core::callback::CallbackEvent],
+    ) -> StoreResult<()> {
+        super::callbacks::put_rows(self, app, rows).await
+    }
+
     async fn finish_app(&self, row: &AppRow) -> StoreResult<()> {
         let app = row.app.id.0;
         self.exec(
@@ -447,6 +465,7 @@ impl Sink for PgStore {
                 + self.count(&n("team_periods"), app).await?
                 + self.count(&n("team_invites"), app).await?
                 + self.count(&n("team_applies"), app).await?,
+            callback_events: self.count(&n("callback_events"), app).await?,
         })
     }
 }

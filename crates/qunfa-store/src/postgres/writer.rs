@@ -37,9 +37,8 @@ use qunfa_core::store::{StoreError, StoreResult, TeamGuard, internal};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, Statement};
 
-use super::batch::{
-    GUARD_SQL, INSERT_SQL, LOCK_SQL, LOOKUP_SQL, RECALL_SQL, Tx, attempt, needs_tx,
-};
+use super::batch::{Tx, attempt, needs_tx};
+use super::statements::{GUARD_SQL, INSERT_CB_SQL, INSERT_SQL, LOCK_SQL, LOOKUP_SQL, RECALL_SQL};
 use super::{Target, pg, pg_detail};
 
 /// Most jobs in one transaction.
@@ -173,6 +172,7 @@ pub(super) struct Conn {
     pub(super) client: Client,
     pub(super) begin: Statement,
     pub(super) insert: Statement,
+    pub(super) insert_cb: Statement,
     pub(super) recall: Statement,
     pub(super) lock: Statement,
     pub(super) lookup: Statement,
@@ -189,6 +189,7 @@ impl Conn {
         Ok(Conn {
             begin: prepare("BEGIN").await?,
             insert: prepare(INSERT_SQL).await?,
+            insert_cb: prepare(INSERT_CB_SQL).await?,
             recall: prepare(RECALL_SQL).await?,
             lock: prepare(LOCK_SQL).await?,
             lookup: prepare(LOOKUP_SQL).await?,

@@ -16,17 +16,32 @@ pub(super) const COLS: &str = "msgid, timetag, kind, from_accid, to_accid, msg_t
                     antispam, mark_read, recipients, selection, offline, expire_ms, ref_msgid, recalled_ms, deleted, \
                     to_ordinal, audience_hash, tid, from_ordinal";
 
+/// A row read from column `.1` on.
+struct Shifted<'a, 'b>(&'a rusqlite::Row<'b>, usize);
+
+impl Shifted<'_, '_> {
+    fn get<T: rusqlite::types::FromSql>(&self, i: usize) -> rusqlite::Result<T> {
+        self.0.get(self.1 + i)
+    }
+}
+
 fn hash32(v: Option<Vec<u8>>) -> Option<[u8; 32]> {
     v.and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
 }
 
 pub(super) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+    row_at(r, 0)
+}
+
+/// A message from the columns of [`COLS`] starting at column `at`.
+pub(super) fn row_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Message> {
+    let r = Shifted(r, at);
     Ok(Message {
         msgid: MsgId(r.get(0)?),
         timetag: r.get(1)?,
         kind: MsgKind::from_i64(r.get(2)?),
         from: Accid::from_stored(r.get(3)?),
-        to: r.get::<_, Option<String>>(4)?.map(Accid::from_stored),
+        to: r.get::<Option<String>>(4)?.map(Accid::from_stored),
         msg_type: r.get(5)?,
         body: r.get(6)?,
         ext: r.get(7)?,
@@ -34,17 +49,17 @@ pub(super) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         msgidclient: r.get(9)?,
         antispam: r.get(10)?,
         mark_read: r.get(11)?,
-        recipients: r.get::<_, i64>(12)? as u64,
+        recipients: r.get::<i64>(12)? as u64,
         selection: r.get(13)?,
         offline: r.get(14)?,
         expire_ms: r.get(15)?,
-        ref_msgid: r.get::<_, Option<i64>>(16)?.map(MsgId),
+        ref_msgid: r.get::<Option<i64>>(16)?.map(MsgId),
         recalled_ms: r.get(17)?,
         deleted: r.get(18)?,
-        to_ordinal: r.get::<_, Option<u32>>(19)?.map(Ordinal),
+        to_ordinal: r.get::<Option<u32>>(19)?.map(Ordinal),
         audience_hash: hash32(r.get(20)?),
-        tid: r.get::<_, Option<i64>>(21)?.map(qunfa_core::team::Tid),
-        from_ordinal: r.get::<_, Option<u32>>(22)?.map(Ordinal),
+        tid: r.get::<Option<i64>>(21)?.map(qunfa_core::team::Tid),
+        from_ordinal: r.get::<Option<u32>>(22)?.map(Ordinal),
     })
 }
 
@@ -103,6 +118,9 @@ pub(super) fn insert(
         m.from_ordinal.map(|o| o.0),
     ])
     .map_err(internal)?;
+    if let Some(ctx) = &m.copy {
+        super::callbacks::add_message_event(c, app, msgid, m, ctx, now_ms)?;
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod apps;
+mod callbacks;
 mod conn;
 mod delivery;
 mod dict;
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0005_shared_audiences.sql"),
     include_str!("../../migrations/sqlite/0006_change_seq.sql"),
     include_str!("../../migrations/sqlite/0007_teams.sql"),
+    include_str!("../../migrations/sqlite/0008_callbacks.sql"),
 ];
 
 /// The database file inside a data directory.

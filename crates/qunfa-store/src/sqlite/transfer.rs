@@ -298,6 +298,15 @@ impl Source for SqliteStore {
             .await
     }
 
+    async fn callback_rows(
+        &self,
+        app: AppId,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<qunfa_core::callback::CallbackEvent>> {
+        super::callbacks::rows(self, app, after, limit).await
+    }
+
     async fn counts(&self, app: AppId) -> StoreResult<Counts> {
         let words = WordStore::words(self, app).await?.len() as u64;
         self.db
@@ -325,6 +334,7 @@ impl Source for SqliteStore {
                         + n("team_periods")?
                         + n("team_invites")?
                         + n("team_applies")?,
+                    callback_events: n("callback_events")?,
                 })
             })
             .await

@@ -86,6 +86,7 @@ fn total(c: &Counts) -> u64 {
         + c.cursors
         + c.reads
         + c.team_rows
+        + c.callback_events
 }
 
 async fn copy_app(
@@ -151,6 +152,15 @@ async fn copy_app(
         let Some(last) = rows.last() else { break };
         after = last.0;
         target.put_reads(app, &rows).await?;
+        p.add(rows.len());
+    }
+    p.what(format!("{name}: callback outbox"));
+    let mut after = 0;
+    loop {
+        let rows = source.callback_rows(app, after, batch).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.id;
+        target.put_callbacks(app, &rows).await?;
         p.add(rows.len());
     }
     target.finish_app(row).await?;
