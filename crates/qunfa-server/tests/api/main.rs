@@ -15,6 +15,7 @@ mod limits;
 mod lookup;
 mod misuse;
 mod msg;
+mod spec;
 mod targeted;
 mod team;
 mod team_msg;
