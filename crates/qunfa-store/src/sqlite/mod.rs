@@ -4,6 +4,7 @@
 
 mod accounts;
 mod apps;
+pub mod backup;
 mod conn;
 mod delivery;
 mod dict;

@@ -1,6 +1,7 @@
 //! The subcommands, and what they share: config loading and finding credentials.
 
 pub mod app;
+pub mod backup;
 pub mod bench;
 pub mod call;
 pub mod import;
