@@ -3,9 +3,10 @@
 //! **Backup** copies the database with SQLite's online backup API from a connection of its
 //! own, while a server may be writing. The copy is one consistent snapshot: the backup
 //! connection opens a read transaction first and holds it until the last page is copied, so
-//! every step reads the same snapshot. (Without it, each step opens a fresh read transaction,
-//! and SQLite starts the whole copy over whenever another connection committed in between: on
-//! a busy server it might never finish.) In WAL mode, which qunfa always uses, a reader blocks
+//! every step reads the same snapshot. (Without it, each step opens a read transaction of its
+//! own, and SQLite starts the copy over when another connection committed between two steps,
+//! as its documentation says: a server that never pauses could keep a copy from ending.) In
+//! WAL mode, which qunfa always uses, a reader blocks
 //! no writer: sends go on committing into the WAL during the copy, which only keeps the
 //! checkpointer from recycling the WAL until the copy ends. The copy goes in steps of
 //! `step_pages` pages, so progress can be reported and the copy can be stopped between any two.
@@ -198,7 +199,7 @@ pub fn verify(file: &Path) -> Result<DbInfo, BackupError> {
         return Err(fail(format!(
             "{} is damaged (integrity_check: {})",
             file.display(),
-            problems.join("; ")
+            problems.join("; ").replace('\n', " ")
         )));
     }
     let not_qunfa = || {
