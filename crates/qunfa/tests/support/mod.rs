@@ -53,6 +53,8 @@ pub struct Serve {
     /// AppKey and AppSecret, printed on a first start only.
     pub app: Option<(String, String)>,
     pub opts: Opts,
+    /// Every line it printed on stdout so far (its log), without colour codes.
+    pub output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Serve {
@@ -123,13 +125,21 @@ impl Serve {
                 .flatten()
             {
                 let url = format!("http://{addr}");
-                // Keep draining stdout so the server never blocks on a full pipe.
-                std::thread::spawn(move || while rx.recv().is_ok() {});
+                // Keep draining stdout so the server never blocks on a full pipe; keep what it
+                // says for the tests that look at the log.
+                let output = std::sync::Arc::new(std::sync::Mutex::new(log));
+                let keep = output.clone();
+                std::thread::spawn(move || {
+                    while let Ok(line) = rx.recv() {
+                        keep.lock().unwrap().push(line);
+                    }
+                });
                 return Serve {
                     child,
                     url,
                     app: key.zip(secret),
                     opts,
+                    output,
                 };
             }
         }
