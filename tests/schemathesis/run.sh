@@ -5,9 +5,11 @@
 #
 #   bash tests/schemathesis/run.sh [QUNFA_BINARY]      (default: target/debug/qunfa)
 #
-# Settings (environment): SCHEMATHESIS_MAX_EXAMPLES (cases per operation and phase, default 25),
+# Settings (environment): SCHEMATHESIS_MAX_EXAMPLES (cases per operation and phase, default 50),
 # SCHEMATHESIS_SEED (default 1, so CI runs the same cases; try others locally),
-# SCHEMATHESIS_VENV (where schemathesis is installed, default ~/.cache/qunfa/schemathesis).
+# SCHEMATHESIS_VENV (where schemathesis is installed, default ~/.cache/qunfa/schemathesis),
+# SCHEMATHESIS_SPEC (another spec file, for experiments), SCHEMATHESIS_REPORT (e.g. har) and
+# SCHEMATHESIS_REPORT_DIR.
 # Only PyPI is needed: the first run makes the virtualenv and pip-installs requirements.txt.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -88,17 +90,21 @@ call msg/sendMsg from=lisi ope=1 to=1 type=0 'body={"msg":"大家好"}' markRead
 call msg/sendMsgToAll areaid=370100 type=0 'body={"msg":"济南的朋友们好"}' markRead=1
 call msg/broadcastMsg body=系统维护通知 isOffline=true
 
+spec=${SCHEMATHESIS_SPEC:-docs/openapi.yaml}
+case "$spec" in /*) ;; *) spec="$root/$spec" ;; esac
 checks=not_a_server_error,status_code_conformance,content_type_conformance
 checks+=,response_headers_conformance,response_schema_conformance
 checks+=,unsupported_method,allow_header_conformance,no_internal_error
 status=0
 (
-  cd tests/schemathesis
-  SCHEMATHESIS_HOOKS=hooks PYTHONPATH=. QUNFA_APPKEY="$appkey" QUNFA_APPSECRET="$secret" \
-    "$venv/bin/schemathesis" run "$root/docs/openapi.yaml" --url "$url" \
+  # In the scratch directory: schemathesis keeps a cache (.schemathesis/) where it runs.
+  cd "$work"
+  SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$root/tests/schemathesis" PYTHONDONTWRITEBYTECODE=1 \
+    QUNFA_APPKEY="$appkey" QUNFA_APPSECRET="$secret" \
+    "$venv/bin/schemathesis" run "$spec" --url "$url" \
     --checks "$checks" \
     --phases examples,coverage,fuzzing \
-    --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" \
+    --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-50}" \
     --seed "${SCHEMATHESIS_SEED:-1}" \
     --workers 2 \
     --request-timeout 10 \
