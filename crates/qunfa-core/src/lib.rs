@@ -16,6 +16,7 @@ pub mod ids;
 pub mod inbox;
 pub mod message;
 pub mod ratelimit;
+pub mod replay;
 pub mod store;
 pub mod team;
 

@@ -3,7 +3,6 @@
 //! signs API calls in the browser, so it needs nothing from the server but these files and the
 //! API itself, and nothing from the internet at all.
 
-use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -50,8 +49,8 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 /// `GET /console` (redirected to `/console/`), `/console/`, and each of [`FILES`].
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    let mut r = Router::new()
+pub fn router<S: Clone + Send + Sync + 'static>() -> crate::api::Routes<S> {
+    let mut r = crate::api::Routes::new()
         // Relative, so the console keeps working behind a proxy that mounts qunfa under a prefix.
         .route(
             "/console",

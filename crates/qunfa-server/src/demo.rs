@@ -2,7 +2,6 @@
 //! page built on it, compiled into the binary so a fresh `qunfa serve` can show a message
 //! arriving in a browser with nothing else installed.
 
-use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -23,8 +22,8 @@ const CSP: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src * da
 
 /// `GET /demo` (redirected to `/demo/`), `/demo/`, `/demo/demo.js`, `/demo/qunfa.js`,
 /// `/demo/demo.css`. Generic over the state so it merges into any router.
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
+pub fn router<S: Clone + Send + Sync + 'static>() -> crate::api::Routes<S> {
+    crate::api::Routes::new()
         // Relative, so the page keeps working behind a proxy that mounts qunfa under a prefix.
         .route("/demo", get(|| async { Redirect::permanent("demo/") }))
         .route("/demo/", get(|| async { asset(HTML, INDEX) }))

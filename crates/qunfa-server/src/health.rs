@@ -18,23 +18,33 @@ use crate::state::AppState;
 /// How long `/readyz` waits for the store before it answers 503.
 const STORE_WAIT: Duration = Duration::from_secs(2);
 
-/// `/healthz` and `/readyz`, and `/metrics` when `with_metrics`.
-pub fn routes(with_metrics: bool) -> Router<Arc<AppState>> {
-    let r = Router::new()
+/// `/healthz`, `/readyz` and `/metrics` on the API listener (`/metrics` answers 404 there
+/// when `metrics.listen` gives it a listener of its own).
+pub fn routes() -> crate::api::Routes<Arc<AppState>> {
+    crate::api::Routes::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
-    if with_metrics {
-        r.route("/metrics", get(metrics))
-    } else {
-        r
-    }
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(api_metrics))
 }
 
 /// The router of the `metrics.listen` listener.
 pub fn router(state: Arc<AppState>) -> Router {
-    routes(true)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .with_state(state)
+}
+
+async fn api_metrics(state: State<Arc<AppState>>) -> Response {
+    if !state.config.metrics.listen.trim().is_empty() {
+        return text(
+            StatusCode::NOT_FOUND,
+            "not found: /metrics is served on metrics.listen\n".into(),
+        );
+    }
+    metrics(state).await
 }
 
 async fn healthz() -> Response {

@@ -59,8 +59,8 @@ pub struct Rules {
     pub dedupe_window_secs: i64,
     /// How far CurTime may be from the server clock.
     pub curtime_window_secs: i64,
-    /// Refuse a repeated (AppKey, Nonce, CurTime) with 431.
-    pub replay_check: bool,
+    /// What a repeated (AppKey, Nonce, CurTime) gets: 431, a warning, or nothing.
+    pub replay_check: qunfa_core::replay::ReplayCheck,
     /// Apply the per-app rate limits.
     pub rate_limits: bool,
     /// Failed logins allowed before the door closes for a while.

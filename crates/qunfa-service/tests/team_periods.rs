@@ -93,7 +93,7 @@ async fn services(dir: &std::path::Path) -> (Services, AppId) {
         system_accid: Accid::parse("sys", "accid").unwrap(),
         dedupe_window_secs: 60,
         curtime_window_secs: 300,
-        replay_check: false,
+        replay_check: qunfa_core::replay::ReplayCheck::Off,
         rate_limits: false,
         login_throttle: qunfa_service::login::ThrottleRules {
             per_account: 5,

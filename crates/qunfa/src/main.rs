@@ -59,6 +59,10 @@ enum Command {
     Import(cmd::import::ImportCmd),
     /// Copy this data directory's embedded database into PostgreSQL (ids kept; safe to re-run).
     Migrate(cmd::migrate::Args),
+    /// Copy the embedded database to FILE, consistently, while the server runs or not.
+    Backup(cmd::backup::BackupArgs),
+    /// Bring a backup back into an empty data directory (checked before anything is written).
+    Restore(cmd::backup::RestoreArgs),
     /// Log in to the WebSocket gateway as an account and print what it receives.
     Watch(cmd::watch::Args),
     /// Benchmarks and their data.
@@ -99,6 +103,8 @@ fn main() -> ExitCode {
             Command::Import(c) => cmd::import::run(&ctx, c).await,
             Command::Watch(args) => cmd::watch::run(&ctx, args).await,
             Command::Migrate(args) => cmd::migrate::run(&ctx, args).await,
+            Command::Backup(args) => cmd::backup::backup(&ctx, args).await,
+            Command::Restore(args) => cmd::backup::restore(&ctx, args).await,
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
         }
     });

@@ -11,6 +11,7 @@ pub mod lookup;
 pub mod msg;
 pub mod msg_params;
 pub mod request;
+pub mod routes;
 pub mod stats;
 pub mod team;
 pub mod team_msg;
@@ -25,11 +26,12 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, post};
+use axum::routing::{get, post};
 use qunfa_core::{ApiError, Code, StoreError};
 use serde_json::{Value, json};
 
 pub use request::{Nim, Params};
+pub use routes::Routes;
 
 use crate::state::AppState;
 
@@ -83,9 +85,10 @@ fn json_response(body: &Value) -> Response {
     resp
 }
 
-/// The router production serves and the tests drive.
-pub fn router(state: Arc<AppState>) -> Router {
-    let api = Router::new()
+/// Every route the server serves (the API, the gateway, the pages), before the fallbacks and
+/// layers [`router`] adds. `docs/openapi.yaml` describes each of them (`tests/api/spec.rs`).
+pub fn routes() -> Routes<Arc<AppState>> {
+    Routes::new()
         .route("/nimserver/user/create.action", post(user::create))
         .route("/nimserver/user/update.action", post(user::update))
         .route(
@@ -194,7 +197,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/nimserver/msg/queryOverview.action",
             post(lookup::query_overview),
         )
-        .route("/nimserver/health/liveness.action", any(liveness))
+        .route(
+            "/nimserver/health/liveness.action",
+            get(liveness).post(liveness),
+        )
         .route(
             "/nimserver/app/setCallback.action",
             post(callback::set_callback),
@@ -215,20 +221,31 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ws", axum::routing::get(crate::gateway::upgrade))
         .merge(crate::demo::router())
         .merge(crate::console::router())
+        .merge(crate::health::routes())
+}
+
+/// The path of every route [`router`] serves, sorted.
+pub fn route_paths() -> Vec<String> {
+    let mut paths = routes().paths().to_vec();
+    paths.sort();
+    paths
+}
+
+/// The router production serves and the tests drive.
+pub fn router(state: Arc<AppState>) -> Router {
+    routes()
+        .into_router()
         .method_not_allowed_fallback(method_not_allowed)
-        .fallback(not_found);
-    api.merge(crate::health::routes(
-        state.config.metrics.listen.trim().is_empty(),
-    ))
-    .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-        panic_answer,
-    ))
-    .layer(middleware::from_fn_with_state(
-        state.clone(),
-        access::access,
-    ))
-    .layer(middleware::from_fn(timing::server_timing))
-    .with_state(state)
+        .fallback(not_found)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_answer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            access::access,
+        ))
+        .layer(middleware::from_fn(timing::server_timing))
+        .with_state(state)
 }
 
 async fn liveness() -> Answer {
@@ -247,17 +264,21 @@ async fn not_found(req: Request) -> Response {
     resp
 }
 
-/// A known path with another method than POST: HTTP 405, with NIM's JSON body (414: NIM's
-/// own 405 means "parameter too long").
+/// A known path with a method it does not take: HTTP 405, with NIM's JSON body (414: NIM's
+/// own 405 means "parameter too long"). axum adds the `Allow` header of the route itself (POST
+/// for the API, GET and HEAD for the pages and the gateway), so it is never wrong for one.
 async fn method_not_allowed(req: Request) -> Response {
+    let (method, path) = (req.method(), req.uri().path());
+    let allowed = if path.starts_with("/nimserver/") {
+        "POST"
+    } else {
+        "GET"
+    };
     let mut resp = Failure(ApiError::param(format!(
-        "method {} not allowed: use POST",
-        req.method()
+        "method {method} not allowed: use {allowed}"
     )))
     .into_response();
     *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-    resp.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("POST"));
     resp
 }
 

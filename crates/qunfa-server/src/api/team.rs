@@ -372,11 +372,11 @@ pub async fn reject_apply(State(s): State<Arc<AppState>>, Nim { app, params }: N
 }
 
 /// The `team/*` routes, and the team endpoints of other groups (`team_msg.rs`).
-pub fn routes() -> axum::Router<Arc<AppState>> {
+pub fn routes() -> super::Routes<Arc<AppState>> {
     use super::team_msg;
     use axum::routing::post;
     let r = |name: &str| format!("/nimserver/team/{name}.action");
-    axum::Router::new()
+    super::Routes::new()
         .route(&r("create"), post(create))
         .route(&r("add"), post(add))
         .route(&r("kick"), post(kick))

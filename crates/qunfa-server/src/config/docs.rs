@@ -41,7 +41,7 @@ pub const DOCS: &[(&str, &str)] = &[
     ),
     (
         "api.replay_check",
-        "Answer 431 to a repeated (AppKey, Nonce, CurTime) inside the window. Turn off for clients that reuse nonces.",
+        "A repeated (AppKey, Nonce, CurTime) inside the CurTime window: \"strict\" answers 431 (NIM's rule), \"log\" accepts it and logs a warning (for clients that reuse a Nonce, while they are fixed), \"off\" does not check. true and false mean \"strict\" and \"off\".",
     ),
     (
         "api.app_refresh_ms",

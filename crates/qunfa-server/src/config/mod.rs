@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use qunfa_core::ratelimit::Limit;
+use qunfa_core::replay::ReplayCheck;
 use serde::{Deserialize, Serialize};
 
 pub use callbacks::{CallbacksConfig, PreSendPolicy};
@@ -141,7 +142,7 @@ pub struct AntispamConfig {
 pub struct ApiConfig {
     pub max_body_bytes: usize,
     pub curtime_window_secs: i64,
-    pub replay_check: bool,
+    pub replay_check: ReplayCheck,
     pub app_refresh_ms: u64,
     pub header_timeout_secs: u64,
     pub body_timeout_secs: u64,
@@ -210,7 +211,7 @@ impl Default for ApiConfig {
         ApiConfig {
             max_body_bytes: 4 << 20,
             curtime_window_secs: 300,
-            replay_check: true,
+            replay_check: ReplayCheck::Strict,
             app_refresh_ms: 1000,
             header_timeout_secs: 10,
             body_timeout_secs: 30,
@@ -387,7 +388,7 @@ mod tests {
         let flags = [("data_dir", toml::Value::String("/tmp/x".into()))];
         let c = Config::load(Some(&file), &e, &flags).unwrap();
         assert_eq!(c.listen, "0.0.0.0:2");
-        assert!(!c.api.replay_check);
+        assert_eq!(c.api.replay_check, ReplayCheck::Off);
         assert_eq!(
             c.rate_limits.default,
             Limit {

@@ -339,7 +339,7 @@ mod tests {
             system_accid: Accid::parse("sys", "accid").unwrap(),
             dedupe_window_secs: 60,
             curtime_window_secs: 300,
-            replay_check: false,
+            replay_check: qunfa_core::replay::ReplayCheck::Off,
             rate_limits: false,
             login_throttle: qunfa_service::login::ThrottleRules {
                 per_account: 5,

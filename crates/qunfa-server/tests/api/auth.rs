@@ -196,15 +196,77 @@ async fn a_replayed_request_answers_431_and_changes_nothing() {
     assert_eq!(r, json!({"code": 414, "desc": "CurTime is expired"}));
 }
 
+/// `api.replay_check` in each of its spellings, read as the config layers read it (an
+/// environment variable here), then a Nonce reused inside the same second through real signed
+/// HTTP: `strict` refuses the second call and creates nothing; `log` and `off` accept both.
 #[tokio::test]
-async fn the_replay_check_can_be_switched_off() {
-    let s = TestServer::with(|c| c.api.replay_check = false).await;
-    let h = s.client.sign();
-    for accid in ["a1", "a2"] {
-        let body = format!("accid={accid}").into_bytes();
-        let r = s.client.send("user/create", &h, FORM, body).await.unwrap();
-        assert_eq!(r["code"], 200, "{r}");
+async fn each_replay_check_mode_through_signed_calls() {
+    use qunfa_core::replay::ReplayCheck;
+    for (spelling, mode) in [
+        ("true", ReplayCheck::Strict),
+        ("strict", ReplayCheck::Strict),
+        ("log", ReplayCheck::Log),
+        ("false", ReplayCheck::Off),
+        ("off", ReplayCheck::Off),
+    ] {
+        let env = [("QUNFA_API__REPLAY_CHECK".to_owned(), spelling.to_owned())].into();
+        let loaded = qunfa_server::Config::load(None, &env, &[]).unwrap();
+        assert_eq!(loaded.api.replay_check, mode, "{spelling}");
+        let s = TestServer::with(|c| c.api.replay_check = loaded.api.replay_check).await;
+        let h = s.client.sign();
+        let mut answers = Vec::new();
+        for accid in ["a1", "a2"] {
+            let body = format!("accid={accid}").into_bytes();
+            let r = s.client.send("user/create", &h, FORM, body).await.unwrap();
+            answers.push(r["code"].clone());
+        }
+        let created = s
+            .call("user/getUinfos", &[("accids", r#"["a1","a2"]"#)])
+            .await;
+        let accids: Vec<&str> = created["uinfos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|u| u["accid"].as_str())
+            .collect();
+        if mode == ReplayCheck::Strict {
+            assert_eq!(answers, [json!(200), json!(431)], "{spelling}");
+            assert_eq!(accids, ["a1"], "{spelling}");
+        } else {
+            assert_eq!(answers, [json!(200), json!(200)], "{spelling}");
+            assert_eq!(accids, ["a1", "a2"], "{spelling}");
+        }
     }
+    let env = [("QUNFA_API__REPLAY_CHECK".to_owned(), "warn".to_owned())].into();
+    let err = qunfa_server::Config::load(None, &env, &[]).unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("QUNFA_API__REPLAY_CHECK")
+            && err.contains(r#"expected "strict", "log" or "off" (or true / false)"#),
+        "{err}"
+    );
+}
+
+/// In `log` mode a repeat inside the window is accepted even when its body differs (the
+/// client reused a Nonce for another call), and it is a call like any other for the rate
+/// limits: the third call in the second is refused 416.
+#[tokio::test]
+async fn log_mode_accepts_repeats_and_still_counts_rate_limits() {
+    let s = TestServer::with(|c| {
+        c.api.replay_check = qunfa_core::replay::ReplayCheck::Log;
+        c.rate_limits.default.count = 2;
+        c.rate_limits.default.per_secs = 1;
+        c.rate_limits.default.penalty_secs = 1;
+    })
+    .await;
+    s.clock.set_ms(s.clock.now_ms() / 1000 * 1000);
+    let h = s.client.sign();
+    let r = send(&s, &h, "accids=[]").await;
+    assert_eq!(r, json!({"code": 200, "uinfos": []}));
+    let r = send(&s, &h, r#"accids=["x"]"#).await;
+    assert_eq!(r, json!({"code": 200, "uinfos": []}));
+    let r = send(&s, &h, "accids=[]").await;
+    assert_eq!(r, json!({"code": 416, "desc": "too many requests: user"}));
 }
 
 #[tokio::test]

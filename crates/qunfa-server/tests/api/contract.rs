@@ -137,6 +137,66 @@ async fn unknown_endpoints_answer_404_and_other_methods_405() {
     );
 }
 
+/// Found by schemathesis (`allow_header_conformance`): every 405 said `Allow: POST`, also for
+/// the pages and the gateway, which take GET; and liveness answered any method, TRACE too.
+#[tokio::test]
+async fn a_405_names_the_methods_of_its_route() {
+    let s = TestServer::start().await;
+    let http = reqwest::Client::new();
+    for (method, path, allow, desc) in [
+        (
+            "POST",
+            "/console/",
+            "GET,HEAD",
+            "method POST not allowed: use GET",
+        ),
+        (
+            "DELETE",
+            "/demo/demo.js",
+            "GET,HEAD",
+            "method DELETE not allowed: use GET",
+        ),
+        (
+            "POST",
+            "/ws",
+            "GET,HEAD",
+            "method POST not allowed: use GET",
+        ),
+        (
+            "PUT",
+            "/nimserver/msg/sendMsg.action",
+            "POST",
+            "method PUT not allowed: use POST",
+        ),
+        (
+            "TRACE",
+            "/nimserver/health/liveness.action",
+            "GET,HEAD,POST",
+            "method TRACE not allowed: use POST",
+        ),
+    ] {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let resp = http
+            .request(m, format!("{}{path}", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 405, "{method} {path}");
+        assert_eq!(resp.headers()["allow"], allow, "{method} {path}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body, json!({"code": 414, "desc": desc}), "{method} {path}");
+    }
+    for method in ["GET", "HEAD", "POST"] {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let resp = http
+            .request(m, format!("{}/nimserver/health/liveness.action", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{method}");
+    }
+}
+
 #[tokio::test]
 async fn oversized_bodies_are_refused_before_being_read() {
     let s = TestServer::with(|c| c.api.max_body_bytes = 1024).await;

@@ -19,6 +19,7 @@ mod misuse;
 mod msg;
 mod presend;
 mod receiver;
+mod spec;
 mod targeted;
 mod team;
 mod team_msg;

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod apps;
+pub mod backup;
 mod callbacks;
 mod conn;
 mod delivery;

@@ -2,6 +2,7 @@
 
 pub mod app;
 mod app_callbacks;
+pub mod backup;
 pub mod bench;
 pub mod call;
 pub mod import;
