@@ -20,6 +20,7 @@ pub struct NimClient {
 impl NimClient {
     /// `base` is the server's root URL, e.g. `http://127.0.0.1:8080`.
     pub fn new(base: &str, appkey: &str, secret: &str) -> NimClient {
+        crate::tls::install();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(64)

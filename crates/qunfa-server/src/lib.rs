@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod node;
 pub mod server;
 pub mod state;
+pub mod tls;
 pub mod views;
 
 pub use config::Config;

@@ -19,6 +19,7 @@ pub struct Answer {
 
 /// The client every callback shares (connections kept per host).
 pub fn client() -> reqwest::Client {
+    crate::tls::install();
     reqwest::Client::builder()
         .user_agent(concat!("qunfa/", env!("CARGO_PKG_VERSION")))
         .pool_idle_timeout(Duration::from_secs(60))
@@ -85,5 +86,33 @@ fn describe(e: &reqwest::Error) -> String {
     match std::error::Error::source(e) {
         Some(cause) => format!("{what}: {cause}"),
         None => format!("{what}: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An `https://` receiver is spoken to over TLS: what reaches it first is a TLS
+    /// handshake record (0x16), not a refusal of the scheme before any connection.
+    #[tokio::test]
+    async fn https_urls_are_tried_over_tls() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let first = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut b = [0u8; 1];
+            sock.read_exact(&mut b).await.map(|_| b[0])
+        });
+        let sent = client()
+            .post(format!("https://127.0.0.1:{port}/cb"))
+            .timeout(Duration::from_secs(5))
+            .body("{}")
+            .send();
+        let first = tokio::time::timeout(Duration::from_secs(5), first);
+        let (_, got) = tokio::join!(sent, first);
+        let got = got.expect("the client connected").unwrap().unwrap();
+        assert_eq!(got, 0x16, "a TLS ClientHello");
     }
 }
