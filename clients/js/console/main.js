@@ -15,7 +15,7 @@ const SCREENS = [
   { id: 'sends', title: 'Sends', module: './sends.js' },
   { id: 'accounts', title: 'Accounts', module: './accounts.js' },
   { id: 'dicts', title: 'Dictionaries', module: './dicts.js' },
-  { id: 'words', title: 'Keyword filter', module: './words.js' },
+  { id: 'words', title: 'Filter and callbacks', module: './words.js' },
 ];
 
 /** Adds a screen to the navigation (before the first render). */

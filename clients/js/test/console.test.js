@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,8 +78,17 @@ async function seed() {
 let tokens;
 before(async () => {
   if (skip) return;
-  // A recall window of 2 s, so the recall below is past it and the console asks to ignore it.
-  server = await Server.start({ env: { QUNFA_API__APP_REFRESH_MS: '100', QUNFA_MESSAGES__RECALL_WINDOW_SECS: '2' } });
+  // A recall window of 2 s, so the recall below is past it and the console asks to ignore it;
+  // callbacks given up after 2 quick attempts, so a dead letter appears within moments.
+  server = await Server.start({
+    env: {
+      QUNFA_API__APP_REFRESH_MS: '100',
+      QUNFA_MESSAGES__RECALL_WINDOW_SECS: '2',
+      QUNFA_CALLBACKS__BACKOFF_INITIAL_MS: '50',
+      QUNFA_CALLBACKS__MAX_ATTEMPTS: '2',
+      QUNFA_CALLBACKS__POLL_MS: '50',
+    },
+  });
   tokens = await seed();
   await mkdir(SHOTS, { recursive: true });
   const { chromium } = await import('playwright-core');
@@ -420,7 +430,102 @@ test('keyword filter: the list is saved', { skip, timeout: 30_000 }, async () =>
   await page.locator('#words-info').filter({ hasText: '2 words.' }).waitFor();
   await waitFor(async () => (await server.ok('antispam/getWords')).data.words.length === 2, 'the words saved');
   assert.deepEqual((await server.ok('antispam/getWords')).data.words, ['代开发票', '赌博']);
-  await shot('keyword-filter');
+});
+
+/** An app's callback receiver on 127.0.0.1 answering `status`; `seen` holds every request. */
+async function receiver() {
+  const r = { status: 500, seen: [] };
+  r.server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      let event = null;
+      try {
+        event = JSON.parse(body);
+      } catch {
+        // Recorded as null: the assertions below then fail on it.
+      }
+      r.seen.push({ status: r.status, event });
+      res.writeHead(r.status, { 'content-type': 'text/plain' }).end(r.status === 200 ? 'ok' : 'down');
+    });
+  });
+  await new Promise((done) => r.server.listen(0, '127.0.0.1', done));
+  r.url = `http://127.0.0.1:${r.server.address().port}/cb`;
+  return r;
+}
+
+test('callbacks: settings saved, dead letters listed, resent one and all, delivered', { skip, timeout: 60_000 }, async () => {
+  const rx = await receiver();
+  try {
+    await open('words');
+    assert.equal(await page.textContent('#view h1'), 'Keyword filter and callbacks');
+    // A refusal, in words.
+    await page.fill('input[name=cb-url]', 'ftp://app.example/cb');
+    await page.click('#callback-form button[type=submit]');
+    await page.locator('#callback-error').filter({ hasText: 'Refused (414): url must be an http:// or https:// URL' }).waitFor();
+
+    await page.fill('input[name=cb-url]', rx.url);
+    await page.check('input[name=cb-events][value=messages]');
+    await page.uncheck('input[name=cb-events][value=recalls]');
+    await page.uncheck('input[name=cb-events][value=logins]');
+    await page.fill('input[name=cb-presend]', '');
+    // By keyboard: Enter in the URL field submits the form.
+    await page.focus('input[name=cb-url]');
+    await page.keyboard.press('Enter');
+    await page.locator('#callback-answer').filter({ hasText: `Saved. Copies of messages go to ${rx.url}; no pre-send check.` }).waitFor();
+    assert.equal(await page.isHidden('#callback-error'), true);
+    const { info } = await server.ok('app/getCallback');
+    assert.deepEqual([info.url, info.events, info.preSendUrl], [rx.url, 'messages', '']);
+
+    // The sending path reads the app's settings every 100 ms here.
+    await new Promise((done) => setTimeout(done, 400));
+    const first = await server.send(['lixia_food'], '回调测试一');
+    const second = await server.send(['lixia_food2'], '回调测试二');
+    const value = (key) => page.textContent(`#callback-status .card[data-key=${key}] .value`);
+    const rows = () => page.$$eval('#dead-letters tbody tr', (trs) => trs.map((r) => [...r.cells].slice(0, 5).map((c) => c.textContent)));
+    await waitFor(async () => {
+      await page.click('#callback-refresh');
+      await page.waitForSelector('#callback-refresh:not([disabled])');
+      return (await rows()).length === 2 && (await value('dead')) === '2';
+    }, 'two dead letters listed');
+    const listed = await rows();
+    const ids = rx.seen.filter((x) => x.event).map((x) => Number(x.event.eventId));
+    const [a, b] = [...new Set(ids)].sort((x, y) => x - y);
+    assert.equal(rx.seen.length, 4, 'two attempts each');
+    assert.deepEqual(listed.map((r) => [Number(r[0]), r[1], r[2], r[3]]), [
+      [a, `1 (message) msgid ${first}`, '2', 'HTTP 500'],
+      [b, `1 (message) msgid ${second}`, '2', 'HTTP 500'],
+    ]);
+    assert.ok(listed.every((r) => r[4]), 'with their time');
+    await shot('callbacks');
+
+    // The receiver is back: one resent by its own button, then the rest with "Resend all".
+    rx.status = 200;
+    const delivered = (id) => rx.seen.some((x) => x.status === 200 && Number(x.event?.eventId) === id);
+    await page.click(`#dead-letters tr[data-event-id="${a}"] button[aria-label="Resend event ${a}"]`);
+    await waitFor(() => delivered(a), 'the first resent and delivered');
+    assert.equal(String(rx.seen.find((x) => Number(x.event?.eventId) === a).event.msgidServer), String(first));
+    await page.waitForSelector(`#dead-letters tr[data-event-id="${a}"]`, { state: 'detached' });
+    await page.click('#resend-all');
+    await page.locator('dialog').filter({ hasText: 'Send every dead letter again' }).waitFor();
+    await page.click('dialog button[value=ok]');
+    await waitFor(() => delivered(b), 'the rest resent and delivered');
+    await waitFor(async () => {
+      await page.click('#callback-refresh');
+      await page.waitForSelector('#callback-refresh:not([disabled])');
+      return (await value('dead')) === '0' && (await value('pending')) === '0';
+    }, 'no dead letter and nothing pending');
+    assert.equal(await page.isVisible('#dead-empty'), true);
+    assert.equal(await page.isDisabled('#resend-all'), true);
+    const after = (await server.ok('app/getCallback')).info;
+    assert.deepEqual([after.dead, after.pending, after.nextTime], [0, 0, null]);
+  } finally {
+    await server.ok('app/setCallback', { url: '' });
+    await new Promise((done) => rx.server.close(done));
+  }
 });
 
 /** Visible controls without an accessible name. */
