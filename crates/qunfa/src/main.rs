@@ -72,6 +72,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before any HTTP client exists: reqwest's TLS takes rustls's process-wide provider.
+    qunfa_server::tls::install();
     // Purge freed memory from background threads, so it goes back to the system after a burst
     // even while nothing else allocates.
     #[cfg(not(target_env = "msvc"))]

@@ -26,6 +26,7 @@ fn series(text: &str) -> HashMap<String, f64> {
 }
 
 async fn get(url: &str) -> (u16, String) {
+    qunfa_server::tls::install();
     let r = reqwest::get(url).await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
@@ -84,6 +85,7 @@ async fn metrics_logs_and_health_follow_real_calls() {
         .unwrap();
     assert_eq!(r["code"], 200, "{r}");
     // Two unknown paths: one label, `other`, never the path.
+    qunfa_server::tls::install();
     let http = reqwest::Client::new();
     let r = http
         .post(format!("{}/nimserver/no/such.action", server.url))

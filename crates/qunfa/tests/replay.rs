@@ -13,6 +13,7 @@ use support::{Opts, Serve};
 
 async fn create(s: &Serve, headers: &[(&str, String)], accid: &str) -> Value {
     let (key, _) = s.app.clone().unwrap();
+    qunfa_server::tls::install();
     let mut req = reqwest::Client::new()
         .post(format!("{}/nimserver/user/create.action", s.url))
         .header("Content-Type", "application/x-www-form-urlencoded")

@@ -36,6 +36,8 @@ impl TestServer {
     }
 
     pub async fn with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        // The tests' own HTTP clients use TLS-capable reqwest too: it needs the provider first.
+        qunfa_server::tls::install();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut cfg = Config {
             data_dir: dir.path().to_owned(),

@@ -286,6 +286,7 @@ pub(super) async fn send(ctx: &Ctx, args: SendArgs) -> anyhow::Result<()> {
     let nim = args.target.client(ctx).await?;
     let (endpoint, params, what) = plan(&args)?;
     let url = nim.url(endpoint);
+    qunfa_server::tls::install();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(concurrency)
