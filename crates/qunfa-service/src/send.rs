@@ -124,19 +124,7 @@ impl Services {
             if copied {
                 hooks.queued(app);
             }
-            let live = new
-                .iter()
-                .zip(targets)
-                .zip(&sent)
-                .filter(|(_, x)| !x.duplicate)
-                .map(|((m, target), x)| {
-                    Arc::new(Live {
-                        message: m.stored(x),
-                        target,
-                    })
-                })
-                .collect();
-            publish(&*bus, app, live);
+            publish(&*bus, app, crate::send::live(&new, targets, &sent));
             Ok(sent)
         });
         task.await.map_err(internal)?
@@ -350,4 +338,19 @@ impl Services {
         self.audiences.put(app, hash, bits);
         Ok(m.stored(&sent))
     }
+}
+
+/// What goes live of a stored batch: each message that was not a repeat, with its target.
+pub(crate) fn live(new: &[NewMessage], targets: Vec<Target>, sent: &[Sent]) -> Vec<Arc<Live>> {
+    new.iter()
+        .zip(targets)
+        .zip(sent)
+        .filter(|(_, x)| !x.duplicate)
+        .map(|((m, target), x)| {
+            Arc::new(Live {
+                message: m.stored(x),
+                target,
+            })
+        })
+        .collect()
 }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use qunfa_core::account::Accid;
-use qunfa_core::bus::{Live, Target};
+use qunfa_core::bus::Target;
 use qunfa_core::ids::{AppId, MsgId, Ordinal};
 use qunfa_core::message::{Message, MsgKind, NewMessage, Sent};
 use qunfa_core::store::{StoreError, TeamGuard, TeamMsgQuery, internal};
@@ -178,19 +178,7 @@ impl Services {
             if copied {
                 hooks.queued(app);
             }
-            let live = new
-                .iter()
-                .zip(targets)
-                .zip(&sent)
-                .filter(|(_, x)| !x.duplicate)
-                .map(|((m, target), x)| {
-                    Arc::new(Live {
-                        message: m.stored(x),
-                        target,
-                    })
-                })
-                .collect();
-            publish(&*bus, app, live);
+            publish(&*bus, app, crate::send::live(&new, targets, &sent));
             Ok(sent)
         });
         task.await.map_err(internal)?
