@@ -52,7 +52,7 @@ impl Conn {
                     slices.push(IoSlice::new(f));
                 }
                 loop {
-                    match self.tcp.try_write_vectored(&slices) {
+                    match send(&self.tcp, &slices) {
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                             self.tcp.writable().await?
                         }
@@ -211,7 +211,7 @@ impl Conn {
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                     Poll::Pending => return Poll::Pending,
                 }
-                match self.tcp.try_write_vectored(&slices[..k]) {
+                match send(&self.tcp, &slices[..k]) {
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                     Err(e) => return Poll::Ready(Err(e)),
                     Ok(n) => break n,
@@ -239,6 +239,30 @@ impl Conn {
                 n = 0;
             }
         }
+    }
+}
+
+/// One non-blocking write of `slices` to the socket, in the order given: `send(2)` for one
+/// slice and `sendmsg(2)` for more. Not `write`/`writev`: those go through the file layer
+/// first (the file position lock and a modify notification per call), which a socket does not
+/// need, and a fan-out makes one such call per connection. `WouldBlock` clears the socket's
+/// write readiness, as tokio's own writes do; a peer that is gone answers an error, never
+/// `SIGPIPE`.
+pub(super) fn send(tcp: &TcpStream, slices: &[IoSlice<'_>]) -> std::io::Result<usize> {
+    tcp.try_io(tokio::io::Interest::WRITABLE, || send_now(tcp, slices))
+}
+
+/// [`send`] without tokio's readiness: the system call is made whatever tokio last saw, and a
+/// full socket leaves that untouched. For the hub's direct write, which queues what the socket
+/// does not take and wakes the session: the session's own write then goes through [`send`]
+/// and waits for readiness properly. Skipping the check saves a cache miss per connection in
+/// a fan-out (tokio keeps readiness in a separate allocation per socket).
+pub(super) fn send_now(tcp: &TcpStream, slices: &[IoSlice<'_>]) -> std::io::Result<usize> {
+    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    let sock = socket2::SockRef::from(tcp);
+    match slices {
+        [one] => sock.send_with_flags(one, flags),
+        more => sock.send_vectored_with_flags(more, flags),
     }
 }
 

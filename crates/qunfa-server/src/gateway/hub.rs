@@ -12,8 +12,9 @@
 //! wake-up and one write.
 
 use std::collections::{HashMap, VecDeque};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicI64, AtomicU16, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -51,10 +52,13 @@ pub struct SessionHandle {
     pub ordinal: Ordinal,
     /// The account's last kick when it logged in: only later kicks end this session.
     kick_seq: AtomicI64,
-    /// The bounded send queue, and the socket while the hub may write to it directly. A plain
+    /// The bounded send queue, and whether the hub may write to the socket directly. A plain
     /// `VecDeque` allocates nothing until the first frame (tokio's mpsc allocates a 32-slot
     /// block per channel up front: 1.6 KB per idle client).
     queue: Mutex<Queue>,
+    /// The session's socket, once it first parked: the hub writes to it only while `Queue`
+    /// says so. Outside the lock so a walk can load it ahead ([`SessionHandle::touch`]).
+    socket: OnceLock<Arc<tokio::net::TcpStream>>,
     capacity: usize,
     waker: AtomicWaker,
     /// Non-zero: the close code the session must close with (and `kick_reason` for 4003).
@@ -78,7 +82,6 @@ struct Queue {
     /// The rest of a frame the hub wrote only partly: it goes out before anything else, even
     /// after a close request (a close frame must not cut a frame short).
     tail: Option<Bytes>,
-    socket: Option<Arc<tokio::net::TcpStream>>,
     /// `Some(cursor)`: the session is parked, live, its own buffer empty; messages at or
     /// below `cursor` were already sent by its catch-up.
     direct: Option<MsgId>,
@@ -152,9 +155,9 @@ impl SessionHandle {
                     k += 1;
                 }
             }
-            let written = match (&q.socket, k) {
+            let written = match (self.socket.get(), k) {
                 (_, 0) => 0,
-                (Some(sock), _) => sock.try_write_vectored(&slices[..k]).unwrap_or(0),
+                (Some(sock), _) => super::conn::send_now(sock, &slices[..k]).unwrap_or(0),
                 (None, _) => 0,
             };
             // What the socket did not take, in order: the tail of a partly written frame
@@ -206,20 +209,25 @@ impl SessionHandle {
     pub fn park(&self, socket: &Arc<tokio::net::TcpStream>, cursor: MsgId) {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if q.frames.is_empty() && q.tail.is_none() && !self.closing() {
-            if q.socket.is_none() {
-                q.socket = Some(socket.clone());
-            }
+            self.socket.get_or_init(|| socket.clone());
             q.direct = Some(cursor);
         }
     }
 
-    /// The session ends: the hub no longer writes to, or holds, its socket. Answers the rest
-    /// of a frame the hub wrote partly, which must be finished before the close frame.
+    /// The session ends: the hub no longer writes to its socket. Answers the rest of a frame
+    /// the hub wrote partly, which must be finished before the close frame.
     pub fn detach(&self) -> Option<Bytes> {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         q.direct = None;
-        q.socket = None;
         q.tail.take()
+    }
+
+    /// Loads what a direct write reads first (this handle, the socket's descriptor) without
+    /// doing anything with it. A walk touches a chunk of sessions this way before writing to
+    /// them: the cache misses of the chunk then overlap, instead of coming one after another
+    /// between system calls (each write evicts what the last one brought in).
+    fn touch(&self) {
+        std::hint::black_box((self.ordinal.0, self.socket.get().map(|s| s.as_raw_fd())));
     }
 
     /// Moves up to `max` queued frames to `out`, skipping messages at or below `cursor`
@@ -361,6 +369,7 @@ impl Hub {
             ordinal,
             kick_seq: AtomicI64::new(kick_seq),
             queue: Mutex::new(Queue::default()),
+            socket: OnceLock::new(),
             capacity: self.queue_frames,
             waker: AtomicWaker::new(),
             close_code: AtomicU16::new(0),
@@ -495,6 +504,9 @@ impl Hub {
         let mut n = 0u64;
         let mut mine: Vec<&Outbound> = Vec::with_capacity(ds.len());
         for chunk in sessions.chunks(CHUNK) {
+            for h in chunk {
+                h.touch();
+            }
             for h in chunk {
                 mine.clear();
                 for d in ds {

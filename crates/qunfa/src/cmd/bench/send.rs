@@ -41,6 +41,11 @@ pub struct SendArgs {
     /// Calls in flight at once.
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
+    /// Calls started per second, paced (0: as fast as `--concurrency` allows). With a rate,
+    /// the calls are a steady load beside another benchmark (`--rate 100 --requests 1200`:
+    /// 100 sendMsg calls/s for 12 s next to a fan-out run).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
     /// Calls made before measuring, not counted (the first one may build the app's index).
     #[arg(long, default_value_t = 20)]
     warmup: u64,
@@ -330,10 +335,18 @@ pub(super) async fn send(ctx: &Ctx, args: SendArgs) -> anyhow::Result<()> {
             body.clone(),
             next.clone(),
         );
-        let total = args.requests;
+        let (total, rate) = (args.requests, args.rate);
         workers.push(tokio::spawn(async move {
             let mut samples = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < total {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                if rate > 0 {
+                    let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 let start_ms = started.elapsed().as_secs_f64() * 1000.0;
                 let (sample, _) = call_once(&http, &nim, &url, &body).await;
                 samples.push(Sample { start_ms, ..sample });
@@ -366,8 +379,12 @@ pub(super) async fn send(ctx: &Ctx, args: SendArgs) -> anyhow::Result<()> {
         "  first call    {:.3} ms (may include building the app's audience index)",
         first.client_ms
     );
+    let paced = match args.rate {
+        0 => String::new(),
+        r => format!(", paced at {r}/s"),
+    };
     println!(
-        "  requests      {n} measured, concurrency {concurrency}, after {} warm-up",
+        "  requests      {n} measured, concurrency {concurrency}{paced}, after {} warm-up",
         args.warmup.max(1)
     );
     if errors == 0 {
