@@ -19,7 +19,7 @@ const MAX_BATCH: usize = 512;
 
 /// The connection: its socket, what has been read off it, and what is on its way out.
 pub(super) struct Conn {
-    /// Shared with the hub, which writes to it while the session is parked (`hub::Queue`).
+    /// Shared with the hub, which writes to it while the session is parked (`handle::Queue`).
     pub(super) tcp: Arc<TcpStream>,
     pub(super) reader: Reader,
     /// Frames not yet fully written, and how much of the first one was.

@@ -7,6 +7,7 @@
 pub mod client;
 mod conn;
 pub mod fanout;
+mod handle;
 pub mod hub;
 pub mod protocol;
 pub mod session;
