@@ -875,3 +875,58 @@ fn one_server_per_data_dir_and_sigterm_stops_it() {
         )
     );
 }
+
+/// `qunfa bench send --rate`: the calls are paced (the last of N at R/s starts (N − 1)/R s in),
+/// all of them answered and counted, under the default rate limit.
+#[test]
+fn bench_send_paces_its_calls() {
+    let dir = tempdir();
+    let server = Server::start(dir.path());
+    let client = server.client(dir.path());
+    for accid in ["u0000000", "u0000001"] {
+        let token = format!("token={accid}");
+        let accid = format!("accid={accid}");
+        assert_eq!(
+            client.call("user/create", &[&accid, &token]).0,
+            Some(0),
+            "creating {accid}"
+        );
+    }
+    let out = client.run(&[
+        "bench",
+        "send",
+        "--endpoint",
+        "sendMsg",
+        "--rate",
+        "20",
+        "--requests",
+        "10",
+        "--concurrency",
+        "4",
+        "--warmup",
+        "1",
+    ]);
+    let text = success(&out);
+    let line = |prefix: &str| {
+        text.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in:\n{text}"))
+            .to_owned()
+    };
+    assert_eq!(
+        line("requests"),
+        "requests      10 measured, concurrency 4, paced at 20/s, after 1 warm-up"
+    );
+    assert_eq!(line("errors"), "errors        0 (all 10 answered code 200)");
+    let wall: f64 = line("wall time")
+        .trim_start_matches("wall time")
+        .trim()
+        .trim_end_matches(" s")
+        .parse()
+        .expect("wall time in seconds");
+    assert!(
+        (0.45..30.0).contains(&wall),
+        "10 calls at 20/s take at least 0.45 s, took {wall} s"
+    );
+}
