@@ -7,8 +7,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use qunfa_core::ApiError;
 use qunfa_core::team::{self, MUTE_ALL, MUTE_MEMBERS, MUTE_NONE, Tid};
-use qunfa_service::teams::manage::{AddMembers, ChangeOwner, CreateTeam, KickMembers};
+use qunfa_service::teams::manage::CreateTeam;
 use qunfa_service::teams::members::NickUpdate;
+use qunfa_service::teams::roster::{AddMembers, ChangeOwner, KickMembers};
 use serde_json::{Map, Value, json};
 
 use super::team_params::{

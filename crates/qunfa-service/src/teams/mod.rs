@@ -1,7 +1,7 @@
 //! Advanced teams (NIM's `team/*`) and team messages: the rules of every operation, written
 //! once for the HTTP API and the gateway. One file per group of use cases:
-//! `manage.rs` (create, add, kick, dismiss, update, owner and managers), `members.rs` (leave,
-//! nicks, bans, listings), `pending.rs` (invitations and applications), `messages.rs` (team
+//! `manage.rs` (create, dismiss, update), `roster.rs` (add, kick, owner and managers),
+//! `members.rs` (leave, nicks, bans, listings), `pending.rs` (invitations and applications), `messages.rs` (team
 //! sends, custom notifications, recalls, history), `reads.rs` (team read receipts).
 //!
 //! An operation reads the team as this node has it (`cache.rs`), decides, and asks the store to
@@ -16,6 +16,7 @@ pub mod members;
 pub mod messages;
 pub mod pending;
 pub mod reads;
+pub mod roster;
 
 use std::sync::Arc;
 
