@@ -930,3 +930,69 @@ fn bench_send_paces_its_calls() {
         "10 calls at 20/s take at least 0.45 s, took {wall} s"
     );
 }
+
+/// `qunfa bench gen`, its import, and `qunfa bench fanout` with point-to-point calls mixed in:
+/// every client logs in, and the loss check finds every acknowledged send at every client once.
+#[test]
+fn bench_fanout_checks_every_delivery() {
+    let dir = tempdir();
+    let server = Server::start(dir.path());
+    let client = server.client(dir.path());
+    let gen_dir = dir.path().join("gen");
+    let gen_path = gen_dir.to_str().expect("utf-8 path");
+    success(&client.run(&["bench", "gen", "--users", "30", "--dir", gen_path]));
+    for what in ["areas", "enterptypes", "users"] {
+        let file = gen_dir.join(format!("{what}.csv"));
+        success(&client.run(&["import", what, file.to_str().expect("utf-8 path")]));
+    }
+    // Under the default rate limit (100 calls/s per app and group): 20 + 5 calls in 1 s.
+    let out = client.run(&[
+        "bench",
+        "fanout",
+        "--clients",
+        "20",
+        "--sends",
+        "2",
+        "--duration",
+        "1",
+        "--rate",
+        "20",
+        "--p2p-rate",
+        "5",
+    ]);
+    let text = success(&out);
+    let line = |prefix: &str| {
+        text.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in:\n{text}"))
+            .to_owned()
+    };
+    assert!(
+        line("logged in").starts_with("logged in        20 of 20 in"),
+        "{text}"
+    );
+    assert_eq!(line("sends"), "sends            20 acknowledged (20.0/s)");
+    assert_eq!(line("deliveries"), "deliveries       400 of 400 expected");
+    let mixed = line("mixed in");
+    let calls: u64 = mixed
+        .trim_start_matches("mixed in")
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no call count in {mixed:?}"));
+    assert!(
+        (5..=6).contains(&calls) && mixed.ends_with(", 0 failed"),
+        "5 sendMsg/s for 1 s, all answered: {mixed}"
+    );
+    assert_eq!(
+        line("loss check"),
+        "loss check: 22 acknowledged sends × 20 logged-in clients"
+    );
+    assert_eq!(
+        line("missing"),
+        "missing          0 deliveries, at 0 clients"
+    );
+    assert_eq!(line("duplicates"), "duplicates       0");
+    assert_eq!(line("ended by server"), "ended by server  none");
+}
