@@ -170,7 +170,7 @@ pub const DOCS: &[(&str, &str)] = &[
     ),
     (
         "gateway.write_buffer_bytes",
-        "No longer used (kept so existing config files load): queued frames go out in one gathered write (writev) straight from the shared frame bytes, up to 512 frames per wake-up.",
+        "No longer used (kept so existing config files load): queued frames go out in one gathered write (sendmsg) straight from the shared frame bytes, up to 512 frames per wake-up.",
     ),
     (
         "gateway.send_buffer_bytes",

@@ -40,7 +40,7 @@ impl Conn {
         }
     }
 
-    /// Writes what is queued, gathered (`writev`), as many frames per system call as the
+    /// Writes what is queued, gathered (`sendmsg`), as many frames per system call as the
     /// socket takes. Cancel-safe: if the future is dropped, what was written is accounted for
     /// and the rest is still queued, so a frame is never cut short by a close.
     pub(super) async fn flush(&mut self) -> std::io::Result<()> {

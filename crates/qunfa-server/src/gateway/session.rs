@@ -4,7 +4,7 @@
 //! One task per connection on the raw socket (`wire` does the framing), woken by the client's
 //! frames and by the hub (a frame queued, a close asked for; pings are queued frames too, from
 //! the hub's sweep). Everything queued
-//! for the connection goes out in one `writev` straight from the shared frame bytes: no copy
+//! for the connection goes out in one `sendmsg` straight from the shared frame bytes: no copy
 //! per connection and no write buffer that keeps its peak size after a burst; the read buffer
 //! is given back whenever the connection is idle.
 
