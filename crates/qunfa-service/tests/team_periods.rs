@@ -19,8 +19,9 @@ use qunfa_core::message::MsgKind;
 use qunfa_core::ratelimit::{Limit, Limits};
 use qunfa_core::team::Tid;
 use qunfa_service::content::Content;
-use qunfa_service::teams::manage::{AddMembers, CreateTeam, KickMembers, TeamPatch};
+use qunfa_service::teams::manage::{CreateTeam, TeamPatch};
 use qunfa_service::teams::messages::{TeamHistory, TeamSend};
+use qunfa_service::teams::roster::{AddMembers, KickMembers};
 use qunfa_service::{LocalSessions, Rules, Services};
 use serde_json::json;
 
