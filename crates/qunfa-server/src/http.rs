@@ -11,12 +11,14 @@
 //! - **A bounded kernel send buffer** per socket (`gateway.send_buffer_bytes`), so a client
 //!   that stops reading holds kilobytes in the kernel, not megabytes, and a close frame for it
 //!   is not queued behind them.
-//! - The peer's address on every request (`ConnectInfo<SocketAddr>`), for login throttling.
+//! - The peer's address on every request (`ConnectInfo<SocketAddr>`), and the client's
+//!   (`ClientAddr`: the same, or the one a proxy of `api.trusted_proxies` forwarded), for login
+//!   throttling and the access log.
 //!
 //! Body read timeouts are the API extractor's (`api.body_timeout_secs`).
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -32,14 +34,23 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+use crate::proxy::TrustedProxies;
+
 /// The listener's limits.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Limits {
     pub header_timeout: Duration,
     pub max_pending: usize,
     /// `SO_SNDBUF` for accepted sockets (0: the kernel's default, which grows to megabytes).
     pub send_buffer_bytes: usize,
+    /// Whose `X-Forwarded-For` names the client (`api.trusted_proxies`).
+    pub proxies: Arc<TrustedProxies>,
 }
+
+/// The client a request is from: the connection's own address, or the one a trusted proxy
+/// forwarded ([`TrustedProxies::client`]). Set on every request [`serve`] serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
 
 fn configure(tcp: &TcpStream, limits: &Limits) {
     // Small frames (a login answer, one message) must not wait for Nagle's delayed ACK.
@@ -98,11 +109,14 @@ pub async fn serve(
         let asked = Arc::new(AtomicBool::new(false));
         let service = {
             let (router, pending, asked) = (router.clone(), pending.clone(), asked.clone());
+            let proxies = limits.proxies.clone();
             tower::service_fn(move |mut req: hyper::Request<Incoming>| {
                 if !asked.swap(true, Ordering::Relaxed) {
                     pending.fetch_sub(1, Ordering::Relaxed);
                 }
+                let client = proxies.client(peer, req.headers());
                 req.extensions_mut().insert(ConnectInfo(peer));
+                req.extensions_mut().insert(ClientAddr(client));
                 router.clone().oneshot(req)
             })
         };

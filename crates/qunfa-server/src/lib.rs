@@ -14,6 +14,7 @@ pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod node;
+pub mod proxy;
 pub mod server;
 pub mod state;
 pub mod tls;

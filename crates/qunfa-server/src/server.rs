@@ -219,6 +219,10 @@ pub async fn run(
         header_timeout: Duration::from_secs(c.api.header_timeout_secs.max(1)),
         max_pending: c.api.max_pending_connections.max(1),
         send_buffer_bytes: c.gateway.send_buffer_bytes,
+        proxies: Arc::new(
+            crate::proxy::TrustedProxies::parse(&c.api.trusted_proxies)
+                .map_err(anyhow::Error::msg)?,
+        ),
     };
     crate::http::serve(listener, router, limits, stopping).await;
     for t in tasks {
@@ -249,6 +253,7 @@ pub async fn serve_metrics(
         header_timeout: Duration::from_secs(c.api.header_timeout_secs.max(1)),
         max_pending: 64,
         send_buffer_bytes: 0,
+        proxies: Default::default(),
     };
     let router = crate::health::router(server.state.clone());
     crate::http::serve(listener, router, limits, shutdown).await;

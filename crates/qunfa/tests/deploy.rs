@@ -132,6 +132,14 @@ fn the_compose_file_runs_two_nodes_on_postgres_and_nats_with_settings_qunfa_acce
                 .unwrap();
             assert!(names.contains(&host), "{name}: {url} names no service");
         }
+        // nginx reaches the nodes from the compose network: its forwarded address is believed.
+        let proxies = &cfg["api"]["trusted_proxies"];
+        assert!(
+            proxies
+                .as_array()
+                .is_some_and(|a| a.iter().any(|p| p.as_str() == Some("172.16.0.0/12"))),
+            "{name}: api.trusted_proxies {proxies:?}"
+        );
         let listen = cfg["listen"].as_str().unwrap().to_owned();
         assert!(
             listen.starts_with("0.0.0.0:"),

@@ -17,6 +17,7 @@ use qunfa_core::Code;
 
 use super::Failed;
 use super::request::endpoint;
+use crate::http::ClientAddr;
 use crate::metrics::{API_DURATION, API_REQUESTS};
 use crate::state::AppState;
 
@@ -47,11 +48,16 @@ pub(super) async fn access(State(s): State<Arc<AppState>>, req: Request, next: N
         return next.run(req).await;
     };
     let started = Instant::now();
-    let client = req
+    // The connection's address, or the client's as a trusted proxy forwarded it.
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.to_string())
-        .unwrap_or_default();
+        .map(|c| c.0);
+    let client = match (peer, req.extensions().get::<ClientAddr>()) {
+        (Some(p), Some(ClientAddr(ip))) if p.ip().to_canonical() != *ip => ip.to_string(),
+        (Some(p), _) => p.to_string(),
+        (None, _) => String::new(),
+    };
     let (appkey, request_id) = if s.config.log.access {
         (
             header(req.headers(), "AppKey", 64),

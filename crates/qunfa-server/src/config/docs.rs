@@ -60,6 +60,10 @@ pub const DOCS: &[(&str, &str)] = &[
         "Connections open at once that have not made a request yet; past it, new connections are closed at once (file descriptors are kept for real clients).",
     ),
     (
+        "api.trusted_proxies",
+        "Reverse proxies (addresses or networks, like [\"10.0.0.0/8\"]) whose X-Forwarded-For names the client: for login throttling per address and the access log's client. Empty: every connection's own address is the client.",
+    ),
+    (
         "store.url",
         "Where the data lives: empty for the embedded SQLite database in `data_dir`, or postgres://USER@HOST/DB (optionally ?schema=NAME) for PostgreSQL, which many nodes can share.",
     ),

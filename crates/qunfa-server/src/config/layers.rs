@@ -56,13 +56,19 @@ pub(super) fn set_dotted(t: &mut toml::Table, path: &str, value: toml::Value) {
     }
 }
 
-/// An environment value as TOML: `true`, `42` and `1.5` keep their type, anything else is a string.
+/// An environment value as TOML: `true`, `42`, `1.5` and arrays (`["10.0.0.0/8"]`) keep their
+/// type, anything else is a string.
 pub(super) fn parse_scalar(raw: &str) -> toml::Value {
     match toml::from_str::<toml::Table>(&format!("v = {raw}"))
         .ok()
         .and_then(|mut t| t.remove("v"))
     {
-        Some(v @ (toml::Value::Boolean(_) | toml::Value::Integer(_) | toml::Value::Float(_))) => v,
+        Some(
+            v @ (toml::Value::Boolean(_)
+            | toml::Value::Integer(_)
+            | toml::Value::Float(_)
+            | toml::Value::Array(_)),
+        ) => v,
         _ => toml::Value::String(raw.to_owned()),
     }
 }

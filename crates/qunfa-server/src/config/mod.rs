@@ -147,6 +147,7 @@ pub struct ApiConfig {
     pub header_timeout_secs: u64,
     pub body_timeout_secs: u64,
     pub max_pending_connections: usize,
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -216,6 +217,7 @@ impl Default for ApiConfig {
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             max_pending_connections: 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -289,6 +291,8 @@ impl Config {
 
     fn check(table: &toml::Table) -> anyhow::Result<Config> {
         let cfg: Config = table.clone().try_into()?;
+        crate::proxy::TrustedProxies::parse(&cfg.api.trusted_proxies)
+            .map_err(anyhow::Error::msg)?;
         if cfg.api.curtime_window_secs < 0 {
             bail!("api.curtime_window_secs must not be negative");
         }

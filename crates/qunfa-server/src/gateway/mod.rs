@@ -16,12 +16,13 @@ pub mod wire;
 use std::sync::Arc;
 
 use axum::Extension;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use crate::http::ClientAddr;
 use crate::state::AppState;
 
 /// Whether a comma-separated header holds `token` (case-insensitive).
@@ -37,10 +38,11 @@ fn refuse(status: StatusCode, why: &'static str) -> Response {
 }
 
 /// `GET /ws`: the opening handshake (RFC 6455 §4.2), then the session on the raw socket. The
-/// peer's address (for login throttling) comes from the listener (`http::serve`).
+/// client's address (for login throttling) comes from the listener (`http::serve`): the
+/// connection's, or the one a trusted proxy forwarded.
 pub async fn upgrade(
     State(s): State<Arc<AppState>>,
-    peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+    peer: Option<Extension<ClientAddr>>,
     mut req: Request,
 ) -> Response {
     let h = req.headers();
@@ -67,7 +69,7 @@ pub async fn upgrade(
             "this connection cannot be upgraded",
         );
     };
-    let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+    let peer = peer.map(|Extension(ClientAddr(ip))| ip);
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(u) => u,

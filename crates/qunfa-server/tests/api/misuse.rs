@@ -146,6 +146,39 @@ async fn guessing_tokens_closes_the_door_for_a_while() {
     assert_eq!(login("b", other).await.0, 200);
 }
 
+/// Behind a reverse proxy every connection comes from the proxy: with it in
+/// `api.trusted_proxies`, the address it forwards is what login throttling counts, so one
+/// client's guesses do not lock out everybody else behind the same proxy. A client that is not
+/// a trusted proxy cannot pick its own address with the header.
+#[tokio::test]
+async fn login_throttling_counts_the_client_a_trusted_proxy_forwards() {
+    async fn login(s: &TestServer, xff: &str, accid: &str, token: &str) -> u64 {
+        let mut c = Client::connect_forwarded(s, xff).await;
+        let answer = c.login(&s.app.appkey, accid, token, 0).await;
+        answer["code"].as_u64().unwrap()
+    }
+    for trusted in [true, false] {
+        let s = TestServer::with(|c| {
+            c.gateway.login_max_failures = 100;
+            c.gateway.login_max_failures_per_address = 3;
+            c.gateway.login_window_secs = 60;
+            if trusted {
+                c.api.trusted_proxies = vec!["127.0.0.0/8".into()];
+            }
+        })
+        .await;
+        let token = user(&s, "a").await;
+        for accid in ["x1", "x2", "x3"] {
+            assert_eq!(login(&s, "198.51.100.1", accid, "guess").await, 302);
+        }
+        assert_eq!(login(&s, "198.51.100.1", "a", &token).await, 416);
+        // Another client behind the same proxy: its own address when the proxy is trusted;
+        // the proxy's (which failed three times) when it is not.
+        let other = login(&s, "6.6.6.6, 198.51.100.2", "a", &token).await;
+        assert_eq!(other, if trusted { 200 } else { 416 }, "trusted: {trusted}");
+    }
+}
+
 /// A client that reads 50 frames a second while thousands of messages go out: it gets what
 /// was already on its way, then close 4008, and nothing after it (it used to see the
 /// connection dropped, 1006, behind megabytes in the kernel).

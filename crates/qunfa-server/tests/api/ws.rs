@@ -33,6 +33,19 @@ impl Client {
         Client { ws }
     }
 
+    /// Connects with an `X-Forwarded-For` header, as a reverse proxy would.
+    pub async fn connect_forwarded(s: &TestServer, forwarded_for: &str) -> Client {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}/ws", s.base.replace("http://", "ws://"));
+        let mut req = url.into_client_request().unwrap();
+        req.headers_mut()
+            .insert("X-Forwarded-For", forwarded_for.parse().unwrap());
+        let (ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("websocket connects");
+        Client { ws }
+    }
+
     /// Connects over a socket with a tiny receive buffer (to make a slow consumer).
     pub async fn connect_small_window(s: &TestServer) -> Client {
         let addr: std::net::SocketAddr = s.base.trim_start_matches("http://").parse().unwrap();
