@@ -448,6 +448,19 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_come_as_a_list_and_each_must_be_an_address_or_network() {
+        let var = "QUNFA_API__TRUSTED_PROXIES";
+        let c = Config::load(None, &env(&[(var, r#"["10.0.0.0/8", "127.0.0.1"]"#)]), &[]).unwrap();
+        assert_eq!(c.api.trusted_proxies, ["10.0.0.0/8", "127.0.0.1"]);
+        let err =
+            Config::load(None, &env(&[(var, r#"["10.0.0.0/8", "nginx"]"#)]), &[]).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "in environment variable QUNFA_API__TRUSTED_PROXIES: api.trusted_proxies: \"nginx\" is neither an address nor a network (like 10.0.0.0/8)"
+        );
+    }
+
+    #[test]
     fn every_key_is_documented_and_the_example_is_current() {
         let mut keys = Vec::new();
         leaf_keys(
