@@ -313,11 +313,7 @@ impl Services {
                 change.team.dismissed = true;
                 let n =
                     Notification::to_members(&st, Op::Dismiss, owner, Map::new(), attach.clone());
-                Decided {
-                    change,
-                    notification: Some(n),
-                    notices: Vec::new(),
-                }
+                Decided::notified(change, n)
             };
             self.commit_team(app, decided).await?;
             Ok(())
@@ -400,11 +396,7 @@ impl Services {
                     attach::team_info_data(changed),
                     attach.clone(),
                 );
-                Decided {
-                    change,
-                    notification: Some(n),
-                    notices: Vec::new(),
-                }
+                Decided::notified(change, n)
             };
             self.commit_team(app, decided).await?;
             Ok(())

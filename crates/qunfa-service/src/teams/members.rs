@@ -63,11 +63,7 @@ impl Services {
                     attach::id(accid),
                     attach.clone(),
                 );
-                Decided {
-                    change,
-                    notification: Some(n),
-                    notices: Vec::new(),
-                }
+                Decided::notified(change, n)
             };
             self.commit_team(app, decided).await?;
             Ok(())
@@ -197,11 +193,7 @@ impl Services {
                 let mut data = attach::id(accid);
                 data.insert("mute".into(), json!(u8::from(mute)));
                 let n = Notification::to_members(&st, Op::MuteMember, owner, data, attach.clone());
-                Decided {
-                    change,
-                    notification: Some(n),
-                    notices: Vec::new(),
-                }
+                Decided::notified(change, n)
             };
             self.commit_team(app, decided).await?;
             Ok(())
@@ -237,11 +229,7 @@ impl Services {
                     attach::team_info_data(info),
                     attach.clone(),
                 );
-                Decided {
-                    change,
-                    notification: Some(n),
-                    notices: Vec::new(),
-                }
+                Decided::notified(change, n)
             };
             self.commit_team(app, decided).await?;
             Ok(())

@@ -227,6 +227,17 @@ pub(crate) struct Decided {
     pub notices: Vec<(Vec<Ordinal>, Notice)>,
 }
 
+impl Decided {
+    /// A change with its type-5 notification and no live notices (most operations).
+    pub(crate) fn notified(change: TeamChange, notification: Notification) -> Decided {
+        Decided {
+            change,
+            notification: Some(notification),
+            notices: Vec::new(),
+        }
+    }
+}
+
 impl Services {
     /// The team, from this node's cache; on a shared store after catching up (a read that
     /// must see every write answered so far on any node, or a refusal decided on it).

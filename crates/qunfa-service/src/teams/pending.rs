@@ -69,11 +69,7 @@ fn admit(
     change.unapply.push(o);
     change.max_joined = Some(max_joined);
     let n = Notification::with_joined(st, &[o], op, from, attach::id(accid), None);
-    Decided {
-        change,
-        notification: Some(n),
-        notices: Vec::new(),
-    }
+    Decided::notified(change, n)
 }
 
 impl Services {

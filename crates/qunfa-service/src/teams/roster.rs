@@ -137,11 +137,7 @@ impl Services {
                         attach::ids(&names),
                         req.attach.clone(),
                     );
-                    Decided {
-                        change,
-                        notification: Some(notification),
-                        notices: Vec::new(),
-                    }
+                    Decided::notified(change, notification)
                 }
             };
             self.commit_team(app, decided).await?;
@@ -204,14 +200,7 @@ impl Services {
                     attach::ids(&names),
                     req.attach.clone(),
                 );
-                (
-                    Decided {
-                        change,
-                        notification: Some(n),
-                        notices: Vec::new(),
-                    },
-                    faccid,
-                )
+                (Decided::notified(change, n), faccid)
             };
             self.commit_team(app, decided.0).await?;
             Ok(decided.1)
@@ -271,11 +260,7 @@ impl Services {
                     data,
                     req.attach.clone(),
                 );
-                Decided {
-                    change,
-                    notification: Some(n),
-                    notices: Vec::new(),
-                }
+                Decided::notified(change, n)
             };
             self.commit_team(app, decided).await?;
             Ok(())
@@ -351,11 +336,7 @@ impl Services {
                 };
                 let n =
                     Notification::to_members(&st, op, owner, attach::ids(&names), attach.clone());
-                Decided {
-                    change,
-                    notification: Some(n),
-                    notices: Vec::new(),
-                }
+                Decided::notified(change, n)
             };
             self.commit_team(app, decided).await?;
             Ok(())
