@@ -44,14 +44,13 @@ impl TrustedProxies {
         if !self.trusts(own) {
             return own;
         }
-        let hops: Vec<&str> = headers
+        let hops = headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .collect();
-        for hop in hops.iter().rev() {
+            .map(str::trim);
+        for hop in hops.rev() {
             match parse_hop(hop) {
                 Some(ip) if self.trusts(ip) => continue,
                 Some(ip) => return ip,
@@ -91,6 +90,10 @@ mod tests {
         h
     }
 
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
     fn proxies(list: &[&str]) -> TrustedProxies {
         TrustedProxies::parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
     }
@@ -100,19 +103,16 @@ mod tests {
         let p = proxies(&["127.0.0.1", "10.0.0.0/8"]);
         let from = |peer: &str, xff: &[&str]| p.client(peer.parse().unwrap(), &headers(xff));
         // Not a proxy: its header is its own invention.
-        assert_eq!(
-            from("192.0.2.7:4000", &["198.51.100.1"]),
-            "192.0.2.7".parse::<IpAddr>().unwrap()
-        );
+        assert_eq!(from("192.0.2.7:4000", &["198.51.100.1"]), ip("192.0.2.7"));
         // A proxy: the address it appended.
         assert_eq!(
             from("127.0.0.1:4000", &["198.51.100.1"]),
-            "198.51.100.1".parse::<IpAddr>().unwrap()
+            ip("198.51.100.1")
         );
         // What the client wrote itself (left of the proxy's entry) is not believed.
         assert_eq!(
             from("127.0.0.1:4000", &["6.6.6.6, 198.51.100.1"]),
-            "198.51.100.1".parse::<IpAddr>().unwrap()
+            ip("198.51.100.1")
         );
         // Two trusted proxies in a row, over two headers, with ports and IPv6.
         assert_eq!(
@@ -120,26 +120,20 @@ mod tests {
                 "10.0.0.2:80",
                 &["6.6.6.6", "[2001:db8::5]:443, 10.1.1.1:8080"]
             ),
-            "2001:db8::5".parse::<IpAddr>().unwrap()
+            ip("2001:db8::5")
         );
         // No header, or a last entry that is not an address: the proxy itself.
-        assert_eq!(
-            from("127.0.0.1:4000", &[]),
-            "127.0.0.1".parse::<IpAddr>().unwrap()
-        );
-        assert_eq!(
-            from("127.0.0.1:4000", &["unknown"]),
-            "127.0.0.1".parse::<IpAddr>().unwrap()
-        );
+        assert_eq!(from("127.0.0.1:4000", &[]), ip("127.0.0.1"));
+        assert_eq!(from("127.0.0.1:4000", &["unknown"]), ip("127.0.0.1"));
         // IPv4-mapped IPv6 peers match IPv4 entries.
         assert_eq!(
             from("[::ffff:127.0.0.1]:4000", &["198.51.100.1"]),
-            "198.51.100.1".parse::<IpAddr>().unwrap()
+            ip("198.51.100.1")
         );
         // Nothing trusted (the default): the peer, always.
         assert_eq!(
             proxies(&[]).client("127.0.0.1:1".parse().unwrap(), &headers(&["198.51.100.1"])),
-            "127.0.0.1".parse::<IpAddr>().unwrap()
+            ip("127.0.0.1")
         );
     }
 

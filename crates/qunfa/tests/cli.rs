@@ -876,6 +876,15 @@ fn one_server_per_data_dir_and_sigterm_stops_it() {
     );
 }
 
+/// The line of a bench report that starts with `prefix` (indentation trimmed).
+fn report_line(text: &str, prefix: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} line in:\n{text}"))
+        .to_owned()
+}
+
 /// `qunfa bench send --rate`: the calls are paced (the last of N at R/s starts (N − 1)/R s in),
 /// all of them answered and counted, under the default rate limit.
 #[test]
@@ -907,13 +916,7 @@ fn bench_send_paces_its_calls() {
         "1",
     ]);
     let text = success(&out);
-    let line = |prefix: &str| {
-        text.lines()
-            .map(str::trim)
-            .find(|l| l.starts_with(prefix))
-            .unwrap_or_else(|| panic!("no {prefix:?} line in:\n{text}"))
-            .to_owned()
-    };
+    let line = |prefix: &str| report_line(&text, prefix);
     assert_eq!(
         line("requests"),
         "requests      10 measured, concurrency 4, paced at 20/s, after 1 warm-up"
@@ -961,13 +964,7 @@ fn bench_fanout_checks_every_delivery() {
         "5",
     ]);
     let text = success(&out);
-    let line = |prefix: &str| {
-        text.lines()
-            .map(str::trim)
-            .find(|l| l.starts_with(prefix))
-            .unwrap_or_else(|| panic!("no {prefix:?} line in:\n{text}"))
-            .to_owned()
-    };
+    let line = |prefix: &str| report_line(&text, prefix);
     assert!(
         line("logged in").starts_with("logged in        20 of 20 in"),
         "{text}"
