@@ -22,6 +22,8 @@ use qunfa_server::client::NimClient;
 use serde_json::Value;
 use support::{Opts, Serve};
 
+use support::output_text as text;
+
 const SENDERS: usize = 4;
 const RECIPIENT: &str = "inbox";
 const PREFILL: usize = 300;
@@ -37,14 +39,6 @@ fn qunfa(cwd: &Path, args: &[&str]) -> Output {
         }
     }
     cmd.output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn mode(p: &Path) -> u32 {

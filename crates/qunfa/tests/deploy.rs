@@ -21,6 +21,8 @@ use std::process::{Command, Output};
 
 use serde_norway::Value;
 
+use support::output_text as text;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -41,14 +43,6 @@ fn qunfa_with(env: &BTreeMap<String, String>, args: &[&str]) -> Output {
     }
     cmd.envs(env);
     cmd.output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The effective config for `env`, as `qunfa config` prints it.

@@ -13,6 +13,19 @@ fn event_id(v: &Value) -> i64 {
     v["eventId"].as_str().unwrap().parse().unwrap()
 }
 
+/// `app/getCallback` once the outbox is empty (or after 5 s, for the caller to assert on).
+async fn drained(s: &TestServer) -> Value {
+    let mut info = Value::Null;
+    for _ in 0..250 {
+        info = s.call("app/getCallback", &[]).await;
+        if info["info"]["pending"] == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    info
+}
+
 async fn text(s: &TestServer, from: &str, to: &str, t: &str) -> i64 {
     let body = json!({ "msg": t }).to_string();
     let r = s
@@ -88,14 +101,7 @@ async fn dead_letters_are_listed_and_resent() {
         body,
         "the same event: receivers drop repeats by eventId"
     );
-    let mut info = Value::Null;
-    for _ in 0..250 {
-        info = s.call("app/getCallback", &[]).await;
-        if info["info"]["pending"] == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let info = drained(&s).await;
     assert_eq!(
         (&info["info"]["pending"], &info["info"]["dead"]),
         (&json!(0), &json!(0))
@@ -242,14 +248,7 @@ async fn pending_events_go_out_after_a_restart() {
             .unwrap();
         assert_eq!(before.json, d, "the same event, eventId included");
     }
-    let mut info = Value::Null;
-    for _ in 0..250 {
-        info = s.call("app/getCallback", &[]).await;
-        if info["info"]["pending"] == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let info = drained(&s).await;
     assert_eq!(info["info"]["pending"], 0, "{info}");
 }
 

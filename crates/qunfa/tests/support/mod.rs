@@ -18,6 +18,15 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub const BIN: &str = env!("CARGO_BIN_EXE_qunfa");
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// A finished command's stdout, then its stderr, as text.
+pub fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// Drops ANSI escape sequences (`ESC [ … final byte`).
 pub fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
