@@ -20,9 +20,7 @@ use std::time::{Duration, Instant};
 
 use qunfa_server::client::NimClient;
 use serde_json::Value;
-use support::{Opts, Serve};
-
-use support::output_text as text;
+use support::{Opts, Serve, output_text as text};
 
 const SENDERS: usize = 4;
 const RECIPIENT: &str = "inbox";
